@@ -1,0 +1,3 @@
+//! The Kubernetes Horizontal Pod Autoscaler, as `../shared/spec/hpa.md` specifies it.
+
+pub mod spec;

@@ -1,0 +1,24 @@
+//! One module per subcommand.
+
+pub(crate) mod decide;
+
+/// A user mistake (bad file, bad flag): exit status 1, with a message that says what to change.
+#[derive(Debug)]
+pub(crate) struct UserError(pub(crate) String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// 1 for user errors anywhere in the chain, 2 for everything else.
+pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.chain().any(|e| e.is::<UserError>()) {
+        1
+    } else {
+        2
+    }
+}
