@@ -1,0 +1,97 @@
+//! `ebb decide`: one decision of the engine (or a few, over time), with its reasons.
+//!
+//! A scenario file holds an `autoscaler` (any kind ebb reads: an autoscaling/v1 or v2
+//! HorizontalPodAutoscaler, and for the Knative policy a KServe InferenceService, a Knative
+//! Service or an ebb Autoscaler) plus what the driver would have observed. This module reads the
+//! autoscaler's kind and hands the scenario to the module of that policy. Formats:
+//! `docs/decide.md`.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use super::UserError;
+
+mod hpa;
+
+/// Explain what the autoscaler would decide for a scenario.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  ebb decide -f examples/decide/seed-v2-five-pods-at-90.yaml --explain
+  cat scenario.json | ebb decide -f -
+  ebb decide -f scenario.yaml | jq .desiredReplicas")]
+pub(crate) struct Args {
+    /// Scenario file (YAML or JSON), `-` for standard input.
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// Print the explanation for a person instead of JSON.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// What a policy module returns: the JSON document and the text for `--explain`.
+pub(crate) struct Report {
+    pub(crate) json: serde_json::Value,
+    pub(crate) text: String,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    autoscaler: Kind,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Kind {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (origin, text) = read_input(&args.file)?;
+    let header: Header = serde_saphyr::from_str(&text).map_err(|e| {
+        UserError(format!(
+            "{origin}: a scenario needs an `autoscaler:` object with apiVersion and kind: {e}"
+        ))
+    })?;
+    let group = header
+        .autoscaler
+        .api_version
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let report = match (group, header.autoscaler.kind.as_str()) {
+        ("autoscaling", "HorizontalPodAutoscaler") => hpa::decide(&text, &origin)?,
+        (_, kind) => {
+            return Err(UserError(format!(
+                "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler",
+                kind, header.autoscaler.api_version
+            ))
+            .into());
+        }
+    };
+    if args.explain {
+        print!("{}", report.text);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report.json)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the scenario from stdin")?;
+        return Ok(("<stdin>".to_string(), text));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))?;
+    Ok((path.display().to_string(), text))
+}
