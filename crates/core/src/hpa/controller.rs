@@ -31,14 +31,18 @@ use crate::units::{Quantity, QuantityFormat};
 #[serde(rename_all = "camelCase", default)]
 pub struct HpaSettings {
     /// How often each HPA is evaluated (drivers use it; the engine does not).
+    #[serde(with = "crate::units::duration::as_kube")]
     pub sync_period: Duration,
     /// Band around ratio 1.0 within which nothing changes.
     pub tolerance: f64,
     /// After pod start, CPU samples are distrusted unless the pod is Ready with a fresh sample.
+    #[serde(with = "crate::units::duration::as_kube")]
     pub cpu_initialization_period: Duration,
     /// After pod start, a flip to NotReady is treated as "never was ready".
+    #[serde(with = "crate::units::duration::as_kube")]
     pub initial_readiness_delay: Duration,
     /// Scale-down stabilization window when `behavior` does not set one.
+    #[serde(with = "crate::units::duration::as_kube")]
     pub downscale_stabilization: Duration,
     /// Legacy path: at most this factor × current per sync ...
     pub scale_up_limit_factor: f64,
@@ -48,6 +52,18 @@ pub struct HpaSettings {
     pub pod_level_resources: bool,
     /// Honour `behavior.*.tolerance` (feature HPAConfigurableTolerance).
     pub configurable_tolerance: bool,
+    /// Accept `minReplicas: 0` (feature HPAScaleToZero). Validation only.
+    pub scale_to_zero: bool,
+}
+
+impl HpaSettings {
+    /// The feature gates validation should assume with these settings.
+    pub fn gates(&self) -> super::spec::Gates {
+        super::spec::Gates {
+            scale_to_zero: self.scale_to_zero,
+            configurable_tolerance: self.configurable_tolerance,
+        }
+    }
 }
 
 impl Default for HpaSettings {
@@ -62,6 +78,7 @@ impl Default for HpaSettings {
             scale_up_limit_minimum: 4.0,
             pod_level_resources: true,
             configurable_tolerance: true,
+            scale_to_zero: true,
         }
     }
 }

@@ -299,6 +299,23 @@ fn s2_1_v1_target_cpu_becomes_the_one_resource_metric() {
     );
 }
 
+#[test]
+fn s2_1_field_names_are_the_api_field_names() {
+    // serde's camelCase would spell this `targetCpuUtilizationPercentage`.
+    let v1: HpaSpecV1 = serde_json::from_str(
+        r#"{"scaleTargetRef": {"kind": "Deployment", "name": "app"}, "maxReplicas": 3, "targetCPUUtilizationPercentage": 50}"#,
+    )
+    .unwrap();
+    assert_eq!(v1.target_cpu_utilization_percentage, Some(50));
+    let json = serde_json::to_string(&HpaSpec::from(v1.clone())).unwrap();
+    assert!(json.contains(r#""averageUtilization":50"#), "{json}");
+    assert!(
+        serde_json::to_string(&v1)
+            .unwrap()
+            .contains("targetCPUUtilizationPercentage")
+    );
+}
+
 // === §2.3 validation ===
 
 fn messages(s: &HpaSpec, gates: Gates) -> Vec<String> {
