@@ -151,6 +151,16 @@ impl HpaStatus {
         }
     }
 
+    /// autoscaling/v1's `currentCPUUtilizationPercentage`: the utilization of the first
+    /// `cpu` Resource metric, when it was computed.
+    pub fn current_cpu_utilization_percentage(&self) -> Option<i32> {
+        self.current_metrics
+            .iter()
+            .filter_map(|m| m.resource.as_ref())
+            .find(|r| r.name == "cpu")
+            .and_then(|r| r.current.average_utilization)
+    }
+
     /// The conditions without their times.
     pub fn conditions(&self) -> Vec<Condition> {
         self.conditions

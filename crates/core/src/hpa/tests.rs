@@ -188,6 +188,32 @@ fn rules(
 
 use ScalingPolicyType::{Percent, Pods};
 
+// === §1 controller flags ===
+
+#[test]
+fn s1_controller_flags_default_to_upstream_production_values() {
+    let s = HpaSettings::default();
+    assert_eq!(s.sync_period, Duration::from_secs(15));
+    assert_eq!(s.tolerance, 0.1);
+    assert_eq!(s.downscale_stabilization, Duration::from_secs(300));
+    assert_eq!(s.cpu_initialization_period, Duration::from_secs(300));
+    assert_eq!(s.initial_readiness_delay, Duration::from_secs(30));
+    assert_eq!(
+        (s.scale_up_limit_factor, s.scale_up_limit_minimum),
+        (2.0, 4.0)
+    );
+    let parsed: HpaSettings =
+        serde_json::from_str(r#"{"downscaleStabilization": "1m", "tolerance": 0.2}"#).unwrap();
+    assert_eq!(
+        (
+            parsed.downscale_stabilization,
+            parsed.tolerance,
+            parsed.sync_period
+        ),
+        (Duration::from_secs(60), 0.2, Duration::from_secs(15))
+    );
+}
+
 // === §2.2 behavior defaulting ===
 
 #[test]
@@ -486,6 +512,22 @@ fn s2_3_scale_target_ref_kind_and_name_are_required() {
     assert!(
         msgs.contains(&"spec.scaleTargetRef.name: Required value: name is required".to_string())
     );
+}
+
+// === §2.4 status ===
+
+#[test]
+fn s2_4_status_holds_current_desired_metrics_and_the_v1_cpu_percentage() {
+    let mut hpa = cpu_hpa(50, 1, 10, None);
+    let (pods, m) = busy(2, "620m");
+    hpa.reconcile(&observe(2, pods, m), ok_write);
+    let st = hpa.status();
+    assert_eq!((st.current_replicas, st.desired_replicas), (2, 3));
+    assert_eq!(st.current_metrics.len(), 1);
+    assert_eq!(st.current_cpu_utilization_percentage(), Some(62));
+    let mut failing = cpu_hpa(50, 1, 10, None);
+    failing.reconcile(&observe(2, vec![pod("a", "1")], vec![]), ok_write);
+    assert_eq!(failing.status().current_cpu_utilization_percentage(), None);
 }
 
 // === §3 one reconciliation ===

@@ -637,14 +637,17 @@ fn report(hpa: &Hpa, d: &Decision, name: &Name, version: &str, history_given: bo
         obj.insert("summary".into(), json!(d.summary()));
         obj.insert("metrics".into(), json!(metrics));
         obj.insert("targets".into(), json!(targets));
-        obj.insert(
-            "status".into(),
-            json!({
-                "currentReplicas": status.current_replicas,
-                "desiredReplicas": status.desired_replicas,
-                "currentMetrics": status.current_metrics,
-            }),
-        );
+        let mut st = json!({
+            "currentReplicas": status.current_replicas,
+            "desiredReplicas": status.desired_replicas,
+            "currentMetrics": status.current_metrics,
+        });
+        if version == "autoscaling/v1"
+            && let Some(cpu) = status.current_cpu_utilization_percentage()
+        {
+            st["currentCPUUtilizationPercentage"] = json!(cpu);
+        }
+        obj.insert("status".into(), st);
     }
 
     let mut text = String::new();
