@@ -194,10 +194,13 @@ impl Pa {
             (SksMode::Serve, "enough burst capacity")
         };
         if self.sks_mode != Some(mode) {
+            // A changed request path updates its status, which triggers the next reconcile
+            // right away (its creation does not need one).
+            if self.sks_mode.is_some() {
+                self.requeue(now);
+            }
             self.sks_mode = Some(mode);
             self.proxy_since = (mode == SksMode::Proxy).then_some(now);
-            // The request path's status change triggers the next reconcile right away.
-            self.requeue(now);
         }
         self.activators = activators_needed(spec, input.ready);
         steps.push(Step::RequestPath {
@@ -299,10 +302,15 @@ impl Pa {
                 }
                 // Upstream re-checks a whole timeout later, not when it expires.
                 self.requeue(now + timeout);
+                let why = if input.decider.desired_scale < 0 {
+                    "no metrics yet"
+                } else {
+                    "wants 0"
+                };
                 explain(
                     self.activity,
                     format!(
-                        "wants 0 while activating for {}: no change until the activation timeout {}",
+                        "{why} while activating for {}: no change unless still activating after {}",
                         format_duration(in_state),
                         format_duration(timeout)
                     ),
@@ -785,7 +793,7 @@ mod tests {
         let (r, _) = go(&mut pa, &spec, input(0, 0, 0, -100));
         assert_eq!(r.want, -1);
         assert_eq!(pa.activity, Activity::Activating);
-        assert!(pa.requeues.contains(&t(630)), "{:?}", pa.requeues);
+        assert_eq!(pa.next_requeue(), Some(t(630)));
         assert_eq!(go(&mut pa, &spec, input(630, 0, 0, -100)).0.want, -1);
         let (r, _) = go(&mut pa, &spec, input(631, 0, 0, -100));
         assert_eq!(
@@ -859,6 +867,8 @@ mod tests {
         let mut pa = active(&spec, 0, 3);
         go(&mut pa, &spec, input(1, 3, 3, 0));
         assert_eq!(pa.sks_mode, Some(SksMode::Serve)); // EBC 0 is enough
+        // The changed request path triggers another reconcile at once.
+        assert_eq!(pa.next_requeue(), Some(t(1)));
         go(&mut pa, &spec, input(2, 3, 3, -1));
         assert_eq!(pa.sks_mode, Some(SksMode::Proxy));
         assert_eq!(pa.proxy_since, Some(t(2)));

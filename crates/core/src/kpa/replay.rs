@@ -97,6 +97,8 @@ pub struct Scenario {
     pub holder_reachable: bool,
     /// Spans where the ready count cannot be read.
     pub ready_errors: Vec<ReadError>,
+    /// Spans where the window values cannot be read (ticks in them are invalid).
+    pub metric_errors: Vec<ReadError>,
     /// The replay stops after this time.
     pub until: Instant,
 }
@@ -140,12 +142,21 @@ pub struct Row {
     pub trigger: Trigger,
     /// Ready pods as observed (or the read error).
     pub ready: Result<i32, String>,
+    /// The decider's answer after this decision (−1: unknown).
+    pub decider_desired: i32,
     /// Panic mode after this decision.
     pub panicking: bool,
     /// Request path after this decision.
     pub request_path: Option<SksMode>,
     /// The decision.
     pub decision: Decision,
+}
+
+/// The error span covering `now`, if any.
+fn covering(errors: &[ReadError], now: Instant) -> Option<&ReadError> {
+    errors
+        .iter()
+        .find(|e| !now.is_before(e.from) && now.is_before(e.to))
 }
 
 /// The replay's state besides the autoscaler.
@@ -204,11 +215,7 @@ impl Driver<'_> {
     }
 
     fn observation(&self, now: Instant) -> Observation {
-        let error = self
-            .scenario
-            .ready_errors
-            .iter()
-            .find(|e| !now.is_before(e.from) && now.is_before(e.to));
+        let error = covering(&self.scenario.ready_errors, now);
         Observation {
             ready: match error {
                 Some(e) => Err(e.error.clone()),
@@ -237,6 +244,7 @@ impl Driver<'_> {
             time,
             trigger,
             ready: obs.ready,
+            decider_desired: state.decider.status.desired_scale,
             panicking: state.decider.is_panicking(),
             request_path: state.pa.sks_mode,
             decision,
@@ -250,7 +258,10 @@ impl Driver<'_> {
         windows: Option<Result<WindowValues, String>>,
     ) {
         let mut obs = self.observation(now);
-        obs.windows = windows;
+        obs.windows = match covering(&self.scenario.metric_errors, now) {
+            Some(e) => Some(Err(e.error.clone())),
+            None => windows,
+        };
         let decision = self.kpa.tick(now, &obs);
         self.push(now, trigger, obs, decision);
     }

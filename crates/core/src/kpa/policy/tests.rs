@@ -40,6 +40,7 @@ fn scenario(load: Load, startup_secs: u64, until: i64) -> Scenario {
         reachability: Reachability::Reachable,
         holder_reachable: true,
         ready_errors: Vec::new(),
+        metric_errors: Vec::new(),
         until: t(until),
     }
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::UserError;
 
 mod hpa;
+mod kpa;
 
 /// Explain what the autoscaler would decide for a scenario.
 #[derive(clap::Args)]
@@ -67,9 +68,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     let report = match (group, header.autoscaler.kind.as_str()) {
         ("autoscaling", "HorizontalPodAutoscaler") => hpa::decide(&text, &origin)?,
+        ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
+            kpa::decide(&text, &origin)?
+        }
         (_, kind) => {
             return Err(UserError(format!(
-                "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler",
+                "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler, a serving.kserve.io/v1beta1 InferenceService or a serving.knative.dev/v1 Service",
                 kind, header.autoscaler.api_version
             ))
             .into());
