@@ -648,6 +648,11 @@ mod tests {
         assert_eq!(pa.activity, Activity::Active);
         // Once initialized, initial-scale no longer applies.
         assert_eq!(go(&mut pa, &spec, input(4, 3, 1, -100)).0.want, 1);
+        // Nor for an unreachable revision.
+        let mut pa = Pa::new(&spec, t(0));
+        let mut i = input(0, 0, 1, -100);
+        i.reachability = Reachability::Unreachable;
+        assert_eq!(go(&mut pa, &spec, i).0.want, 1);
     }
 
     #[test]

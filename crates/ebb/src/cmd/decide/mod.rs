@@ -22,6 +22,7 @@ mod kpa;
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   ebb decide -f examples/decide/seed-v2-five-pods-at-90.yaml --explain
+  ebb decide -f examples/decide/kpa-idle-then-burst.yaml --explain
   cat scenario.json | ebb decide -f -
   ebb decide -f scenario.yaml | jq .desiredReplicas")]
 pub(crate) struct Args {
