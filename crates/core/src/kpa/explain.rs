@@ -9,7 +9,10 @@ use crate::units::format_duration;
 
 /// A number as people write it: `7`, `7.5`, `0.33`, `31.2`.
 pub fn num(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
+    if v.abs() >= 1e15 {
+        return format!("{v:.3e}");
+    }
+    if v == v.trunc() {
         return format!("{v:.0}");
     }
     let digits = if v.abs() >= 10.0 { 1 } else { 2 };
@@ -159,6 +162,7 @@ mod tests {
         assert_eq!(num(31.25), "31.2");
         assert_eq!(num(1.0 / 3.0), "0.33");
         assert_eq!(num(0.5), "0.5");
+        assert_eq!(num(1e300), "1.000e300");
         assert_eq!(seconds(297.0), "4m57s");
         assert_eq!(seconds(1.5), "1.5s");
     }

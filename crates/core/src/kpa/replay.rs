@@ -163,8 +163,9 @@ fn covering(errors: &[ReadError], now: Instant) -> Option<&ReadError> {
 struct Driver<'a> {
     scenario: &'a Scenario,
     kpa: Kpa,
-    /// Ready time of every pod that exists (follow mode).
-    pods: Vec<Instant>,
+    /// Pods that exist (follow mode), as (ready time, count) groups in time order: one group
+    /// per scale-up, so huge replica counts cost nothing.
+    pods: Vec<(Instant, i64)>,
     holder: HolderReporter,
     rows: Vec<Row>,
 }
@@ -179,14 +180,11 @@ pub fn replay(spec: KpaSpec, scenario: &Scenario) -> Vec<Row> {
         Pods::Follow { startup } => startup,
         Pods::Schedule(_) => Duration::ZERO,
     };
-    let pods = (0..replicas.max(0))
-        .map(|i| {
-            if i < initial_ready {
-                start
-            } else {
-                start + startup
-            }
-        })
+    let started = i64::from(replicas.max(0));
+    let ready = i64::from(initial_ready.max(0)).min(started);
+    let pods = [(start, ready), (start + startup, started - ready)]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
         .collect();
     let mut d = Driver {
         scenario,
@@ -206,7 +204,15 @@ pub fn replay(spec: KpaSpec, scenario: &Scenario) -> Vec<Row> {
 impl Driver<'_> {
     fn ready(&self, now: Instant) -> i32 {
         match &self.scenario.pods {
-            Pods::Follow { .. } => self.pods.iter().filter(|t| !t.is_after(now)).count() as i32,
+            Pods::Follow { .. } => {
+                let n: i64 = self
+                    .pods
+                    .iter()
+                    .filter(|(t, _)| !t.is_after(now))
+                    .map(|(_, n)| n)
+                    .sum();
+                i32::try_from(n).unwrap_or(i32::MAX)
+            }
             Pods::Schedule(steps) => steps
                 .iter()
                 .rfind(|(t, _)| !t.is_after(now))
@@ -230,13 +236,24 @@ impl Driver<'_> {
 
     fn push(&mut self, time: Instant, trigger: Trigger, obs: Observation, decision: Decision) {
         if let (Some(n), Pods::Follow { startup }) = (decision.scale_to, &self.scenario.pods) {
-            let have = self.pods.len() as i32;
-            if n > have {
-                self.pods.extend((have..n).map(|_| time + *startup));
+            let have: i64 = self.pods.iter().map(|(_, n)| n).sum();
+            let want = i64::from(n.max(0));
+            if want > have {
+                self.pods.push((time + *startup, want - have));
+                self.pods.sort_by_key(|(t, _)| *t);
             } else {
-                // Pods that are not ready yet go first.
-                self.pods.sort();
-                self.pods.truncate(n.max(0) as usize);
+                // The newest pods (not ready yet, if any) go first.
+                let mut remove = have - want;
+                while remove > 0
+                    && let Some(last) = self.pods.last_mut()
+                {
+                    let take = remove.min(last.1);
+                    last.1 -= take;
+                    remove -= take;
+                    if last.1 == 0 {
+                        self.pods.pop();
+                    }
+                }
             }
         }
         let state = self.kpa.state();
@@ -345,7 +362,7 @@ impl Driver<'_> {
             Pods::Follow { .. } => self
                 .pods
                 .iter()
-                .copied()
+                .map(|(t, _)| *t)
                 .filter(|t| t.is_after(after))
                 .min(),
             Pods::Schedule(steps) => steps
