@@ -28,28 +28,6 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8 output")
 }
 
-fn examples() -> Vec<PathBuf> {
-    let dir = root().join("examples/decide");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("examples/decide exists")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with("kpa-") && name.ends_with(".yaml")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-fn explain_file(yaml: &Path) -> PathBuf {
-    yaml.with_extension("explain.txt")
-}
-
-fn relative(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap_or(p).display().to_string()
-}
-
 #[test]
 fn idle_then_burst_says_when_panic_starts_what_each_tick_wants_and_when_it_is_back_at_zero() {
     let text = stdout(&ebb(&[
