@@ -1,0 +1,471 @@
+//! The generator: workers that send, one collector that counts, reports and writes the
+//! timeline.
+//!
+//! Every worker owns one connection. Open-loop workers share a ticket counter: an idle worker
+//! takes the next request number, sleeps until that request's intended time and sends it. When
+//! every worker is busy, the next ticket is picked up late and sent at once, its latency still
+//! counted from the intended time (no coordinated omission), and the lateness is reported.
+//! Closed-loop workers (users, concurrency) send, wait for the answer, think, and repeat.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::SeedableRng as _;
+use rand::rngs::Xoshiro256PlusPlus;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Connection;
+use crate::config::{Config, ConfigError, Mode, RequestTemplate};
+use crate::progress::{Extent, Progress, ProgressMode};
+use crate::schedule::Schedule;
+use crate::stats::{ErrorKind, Event, Outcome, Stats, TimelineRow};
+use crate::summary::{OpenLoopFacts, RunFacts, Summary};
+use crate::wait::WaitTime;
+
+/// A request picked up more than this long after its intended time counts as late.
+const LATE_AFTER: Duration = Duration::from_millis(1);
+/// tokio's timer has millisecond resolution and rounds up; waking this much early centres the
+/// send on the intended time (latency is measured from the send itself when it is early).
+const WAKE_EARLY: Duration = Duration::from_micros(500);
+/// After a failed connect, a worker with no think time pauses this long instead of spinning.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
+/// Rows close this long after their second ends, so in-transit events still land in them.
+const ROW_GRACE: Duration = Duration::from_millis(50);
+
+/// A run that could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// `host:port`.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// The timeline file could not be written.
+    #[error("writing the timeline: {0}")]
+    Timeline(#[source] std::io::Error),
+    /// A worker task panicked (a bug).
+    #[error("a load worker failed: {0}")]
+    Worker(String),
+}
+
+/// Where a run reports while it goes.
+pub struct RunOptions {
+    /// How progress is shown.
+    pub progress: ProgressMode,
+    /// Per-second CSV rows go here, if set.
+    pub timeline: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("progress", &self.progress)
+            .field("timeline", &self.timeline.is_some())
+            .finish()
+    }
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            progress: ProgressMode::Quiet,
+            timeline: None,
+        }
+    }
+}
+
+/// What every worker reads.
+struct Shared {
+    start: Instant,
+    deadline: Option<Duration>,
+    max_requests: Option<u64>,
+    tickets: AtomicU64,
+    request: RequestTemplate,
+    timeout: Duration,
+    stop: CancellationToken,
+    addr: SocketAddr,
+}
+
+impl Shared {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The next request number, unless the count limit is reached.
+    fn ticket(&self) -> Option<u64> {
+        let i = self.tickets.fetch_add(1, Ordering::Relaxed);
+        self.max_requests.is_none_or(|max| i < max).then_some(i)
+    }
+
+    fn past_deadline(&self, at: Duration) -> bool {
+        self.deadline.is_some_and(|d| at >= d)
+    }
+}
+
+/// Runs the load described by `config` until its limit, or until `cancel` fires (Ctrl-C); the
+/// summary covers what ran either way.
+pub async fn run(
+    config: Config,
+    options: RunOptions,
+    cancel: CancellationToken,
+) -> Result<Summary, RunError> {
+    config.validate()?;
+    let addr = resolve(&config.target.authority).await?;
+    let deadline = config.send_deadline();
+    let wall_start = SystemTime::now();
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        deadline,
+        max_requests: config.max_requests,
+        tickets: AtomicU64::new(0),
+        request: config.request.clone(),
+        timeout: config.timeout,
+        stop: cancel.clone(),
+        addr,
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut workers = JoinSet::new();
+    let schedule = match &config.mode {
+        Mode::OpenLoop {
+            schedule,
+            connections,
+        } => {
+            let schedule = Arc::new(schedule.clone());
+            for worker in 0..*connections {
+                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(worker));
+                workers.spawn(open_loop_worker(
+                    shared.clone(),
+                    schedule.clone(),
+                    tx.clone(),
+                    rng,
+                ));
+            }
+            Some(schedule)
+        }
+        Mode::Users {
+            users,
+            spawn_rate,
+            wait,
+        } => {
+            for user in 0..*users {
+                let starts_at = Duration::from_secs_f64(f64::from(user) / spawn_rate);
+                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(user));
+                workers.spawn(closed_loop_worker(
+                    shared.clone(),
+                    starts_at,
+                    *wait,
+                    tx.clone(),
+                    rng,
+                ));
+            }
+            None
+        }
+        Mode::Concurrency { workers: count } => {
+            for worker in 0..*count {
+                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(worker));
+                workers.spawn(closed_loop_worker(
+                    shared.clone(),
+                    Duration::ZERO,
+                    WaitTime::NONE,
+                    tx.clone(),
+                    rng,
+                ));
+            }
+            None
+        }
+    };
+    drop(tx); // the channel closes when the last worker is done
+
+    let extent = match (deadline, config.max_requests, schedule.as_deref()) {
+        (Some(d), _, _) => Extent::Time(d),
+        (None, Some(n), _) => Extent::Count(n),
+        (None, None, Some(s)) => s.len().map_or(Extent::Open, Extent::Count),
+        (None, None, None) => Extent::Open,
+    };
+    let mut progress = Progress::new(options.progress, extent);
+    let mut timeline = match options.timeline {
+        Some(out) => Some(Timeline::new(out, wall_start, schedule.clone())?),
+        None => None,
+    };
+    let mut stats = Stats::new();
+    let mut tick = tokio::time::interval_at(
+        shared.start + Duration::from_secs(1) + ROW_GRACE,
+        Duration::from_secs(1),
+    );
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut batch = Vec::with_capacity(1024);
+    let mut stopped_at = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = tick.tick() => {
+                let now = shared.now();
+                for row in stats.close_until(now.saturating_sub(ROW_GRACE)) {
+                    if let Some(t) = timeline.as_mut() {
+                        t.write(&row)?;
+                    }
+                }
+                progress.update(now, &stats.snapshot());
+            }
+            _ = cancel.cancelled(), if stopped_at.is_none() => {
+                stopped_at = Some(shared.now());
+            }
+            received = rx.recv_many(&mut batch, 1024) => {
+                if received == 0 {
+                    break;
+                }
+                for event in batch.drain(..) {
+                    stats.record(event);
+                }
+            }
+        }
+    }
+    let elapsed = shared.now();
+    progress.finish();
+    while let Some(joined) = workers.join_next().await {
+        joined.map_err(|e| RunError::Worker(e.to_string()))?;
+    }
+    for row in stats.close_all() {
+        if let Some(t) = timeline.as_mut() {
+            t.write(&row)?;
+        }
+    }
+    if let Some(t) = timeline.as_mut() {
+        t.flush()?;
+    }
+
+    let send_window = match (stopped_at, deadline) {
+        (Some(stop), Some(d)) => stop.min(d),
+        (Some(stop), None) => stop,
+        (None, Some(d)) => d.min(elapsed),
+        (None, None) => stats.last_sent().unwrap_or(elapsed),
+    };
+    let open_loop = match &config.mode {
+        Mode::OpenLoop {
+            schedule,
+            connections,
+        } => {
+            let mut window = send_window;
+            if let Some(end) = schedule.end() {
+                window = window.min(end);
+            }
+            let mut intended = schedule.count_before(window);
+            if let Some(max) = config.max_requests {
+                intended = intended.min(max);
+            }
+            Some(OpenLoopFacts {
+                intended,
+                connections: *connections,
+            })
+        }
+        _ => None,
+    };
+    Ok(Summary::new(
+        &stats,
+        RunFacts {
+            url: config.target.url.to_string(),
+            mode: config.mode.describe(),
+            open_loop,
+            elapsed,
+            send_window,
+            interrupted: stopped_at.is_some(),
+        },
+    ))
+}
+
+async fn resolve(authority: &str) -> Result<SocketAddr, RunError> {
+    let error = |reason: String| RunError::Resolve {
+        host: authority.to_string(),
+        reason,
+    };
+    let mut addrs = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| error("no address found".to_string()))
+}
+
+/// Sends one request and reports it; false when the run was cancelled meanwhile.
+async fn exchange(
+    shared: &Shared,
+    connection: &mut Connection,
+    rng: &mut Xoshiro256PlusPlus,
+    tx: &mpsc::UnboundedSender<Event>,
+    intended: Option<Duration>,
+    late_by: Option<Duration>,
+) -> Option<Result<u16, ErrorKind>> {
+    let request = shared.request.build(rng);
+    let sent = shared.now();
+    let _ = tx.send(Event::Sent { at: sent, late_by });
+    let answer = tokio::select! {
+        biased;
+        _ = shared.stop.cancelled() => return None,
+        answer = tokio::time::timeout(shared.timeout, connection.send(request)) => answer,
+    };
+    let done = shared.now();
+    let answer = answer.unwrap_or(Err(ErrorKind::Timeout));
+    let outcome = Outcome {
+        // Early sends (within the timer's resolution) are measured from the send itself.
+        start: intended.map_or(sent, |i| i.min(sent)),
+        done,
+        result: answer.map(|a| a.status),
+        bytes: answer.map_or(0, |a| a.bytes),
+    };
+    let _ = tx.send(Event::Done(outcome));
+    Some(outcome.result)
+}
+
+async fn open_loop_worker(
+    shared: Arc<Shared>,
+    schedule: Arc<Schedule>,
+    tx: mpsc::UnboundedSender<Event>,
+    mut rng: Xoshiro256PlusPlus,
+) {
+    let mut connection = Connection::new(shared.addr);
+    while !shared.stop.is_cancelled() {
+        let Some(due) = shared.ticket().and_then(|i| schedule.at(i)) else {
+            return;
+        };
+        let now = shared.now();
+        if shared.past_deadline(due) || shared.past_deadline(now) {
+            return;
+        }
+        let late_by = now.checked_sub(due).filter(|lag| *lag > LATE_AFTER);
+        if due > now + WAKE_EARLY {
+            tokio::select! {
+                _ = shared.stop.cancelled() => return,
+                _ = tokio::time::sleep_until(shared.start + (due - WAKE_EARLY)) => {}
+            }
+        }
+        if exchange(&shared, &mut connection, &mut rng, &tx, Some(due), late_by)
+            .await
+            .is_none()
+        {
+            return;
+        }
+    }
+}
+
+async fn closed_loop_worker(
+    shared: Arc<Shared>,
+    starts_at: Duration,
+    wait: WaitTime,
+    tx: mpsc::UnboundedSender<Event>,
+    mut rng: Xoshiro256PlusPlus,
+) {
+    if !starts_at.is_zero() {
+        if shared.past_deadline(starts_at) {
+            return;
+        }
+        tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            _ = tokio::time::sleep_until(shared.start + starts_at) => {}
+        }
+    }
+    let mut connection = Connection::new(shared.addr);
+    while !shared.stop.is_cancelled() && !shared.past_deadline(shared.now()) {
+        if shared.ticket().is_none() {
+            return;
+        }
+        let Some(result) = exchange(&shared, &mut connection, &mut rng, &tx, None, None).await
+        else {
+            return;
+        };
+        let mut think = wait.sample(&mut rng);
+        if think.is_zero()
+            && matches!(
+                result,
+                Err(ErrorKind::ConnectionRefused | ErrorKind::Connect)
+            )
+        {
+            think = CONNECT_BACKOFF;
+        }
+        if !think.is_zero() {
+            if shared.past_deadline(shared.now() + think) {
+                return;
+            }
+            tokio::select! {
+                _ = shared.stop.cancelled() => return,
+                _ = tokio::time::sleep(think) => {}
+            }
+        }
+    }
+}
+
+/// The `--timeline` CSV: one row per second, flushed as each second closes so it can be
+/// followed with `tail -f`.
+struct Timeline {
+    out: Box<dyn Write + Send>,
+    wall_start_ms: i64,
+    schedule: Option<Arc<Schedule>>,
+}
+
+impl Timeline {
+    const HEADER: &'static str =
+        "second,time,intended,sent,completed,errors,p50_ms,p90_ms,p99_ms,max_ms,in_flight";
+
+    fn new(
+        mut out: Box<dyn Write + Send>,
+        wall_start: SystemTime,
+        schedule: Option<Arc<Schedule>>,
+    ) -> Result<Timeline, RunError> {
+        writeln!(out, "{}", Self::HEADER).map_err(RunError::Timeline)?;
+        let wall_start_ms = wall_start
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Ok(Timeline {
+            out,
+            wall_start_ms,
+            schedule,
+        })
+    }
+
+    fn write(&mut self, row: &TimelineRow) -> Result<(), RunError> {
+        let ms = |d: Option<Duration>| {
+            d.map_or(String::new(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
+        };
+        let intended = self.schedule.as_ref().map_or(String::new(), |s| {
+            let from = Duration::from_secs(row.second);
+            (s.count_before(from + Duration::from_secs(1)) - s.count_before(from)).to_string()
+        });
+        let time = crate::civil::format_rfc3339_millis(
+            self.wall_start_ms.saturating_add(
+                i64::try_from(row.second)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000),
+            ),
+        );
+        writeln!(
+            self.out,
+            "{},{time},{intended},{},{},{},{},{},{},{},{}",
+            row.second,
+            row.sent,
+            row.completed,
+            row.errors,
+            ms(row.p50),
+            ms(row.p90),
+            ms(row.p99),
+            ms(row.max),
+            row.in_flight
+        )
+        .and_then(|()| self.out.flush())
+        .map_err(RunError::Timeline)
+    }
+
+    fn flush(&mut self) -> Result<(), RunError> {
+        self.out.flush().map_err(RunError::Timeline)
+    }
+}
