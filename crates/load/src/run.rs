@@ -196,7 +196,15 @@ pub async fn run(
     };
     let mut progress = Progress::new(options.progress, extent);
     let mut timeline = match options.timeline {
-        Some(out) => Some(Timeline::new(out, wall_start, schedule.clone())?),
+        Some(out) => Some(Timeline::new(
+            out,
+            wall_start,
+            schedule.clone().map(|s| Intended {
+                schedule: s,
+                deadline,
+                max_requests: config.max_requests,
+            }),
+        )?),
         None => None,
     };
     let mut stats = Stats::new();
@@ -405,12 +413,27 @@ async fn closed_loop_worker(
     }
 }
 
+/// How many open-loop requests were due before a time, within the run's limits.
+struct Intended {
+    schedule: Arc<Schedule>,
+    deadline: Option<Duration>,
+    max_requests: Option<u64>,
+}
+
+impl Intended {
+    fn before(&self, t: Duration) -> u64 {
+        let t = self.deadline.map_or(t, |d| t.min(d));
+        let due = self.schedule.count_before(t);
+        self.max_requests.map_or(due, |max| due.min(max))
+    }
+}
+
 /// The `--timeline` CSV: one row per second, flushed as each second closes so it can be
 /// followed with `tail -f`.
 struct Timeline {
     out: Box<dyn Write + Send>,
     wall_start_ms: i64,
-    schedule: Option<Arc<Schedule>>,
+    intended: Option<Intended>,
 }
 
 impl Timeline {
@@ -420,7 +443,7 @@ impl Timeline {
     fn new(
         mut out: Box<dyn Write + Send>,
         wall_start: SystemTime,
-        schedule: Option<Arc<Schedule>>,
+        intended: Option<Intended>,
     ) -> Result<Timeline, RunError> {
         writeln!(out, "{}", Self::HEADER).map_err(RunError::Timeline)?;
         let wall_start_ms = wall_start
@@ -429,7 +452,7 @@ impl Timeline {
         Ok(Timeline {
             out,
             wall_start_ms,
-            schedule,
+            intended,
         })
     }
 
@@ -437,9 +460,9 @@ impl Timeline {
         let ms = |d: Option<Duration>| {
             d.map_or(String::new(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
         };
-        let intended = self.schedule.as_ref().map_or(String::new(), |s| {
+        let intended = self.intended.as_ref().map_or(String::new(), |i| {
             let from = Duration::from_secs(row.second);
-            (s.count_before(from + Duration::from_secs(1)) - s.count_before(from)).to_string()
+            (i.before(from + Duration::from_secs(1)) - i.before(from)).to_string()
         });
         let time = crate::civil::format_rfc3339_millis(
             self.wall_start_ms.saturating_add(
