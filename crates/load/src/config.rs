@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST};
+use std::io::Write as _;
+
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
-use http_body_util::Full;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use rand::Rng;
 
 use crate::body::BodySource;
@@ -112,16 +112,20 @@ pub struct RequestTemplate {
     /// HTTP method.
     pub method: Method,
     /// Request-line target (origin form).
-    pub path: Uri,
-    /// Headers, `Host` included.
+    pub path: PathAndQuery,
+    /// Headers, `Host` included; `Content-Length` is computed per request.
     pub headers: HeaderMap,
     /// Where bodies come from.
     pub body: BodySource,
+    /// Request line and headers, encoded once.
+    head: Vec<u8>,
 }
 
 impl RequestTemplate {
     /// A template for `target`: GET without a body, POST with one (like curl), the URL's
     /// `Host` unless `headers` names another, and a JSON content type for templated bodies.
+    /// `Content-Length` and `Transfer-Encoding` from `headers` are ignored: the length of each
+    /// body is sent as it is.
     pub fn new(
         target: &Target,
         method: Option<Method>,
@@ -137,6 +141,9 @@ impl RequestTemplate {
         }
         let mut replaced = Vec::new();
         for (name, value) in extra {
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+                continue;
+            }
             // The first -H of a name replaces our default; further ones add to it.
             if !replaced.contains(&name) {
                 headers.remove(&name);
@@ -149,21 +156,44 @@ impl RequestTemplate {
         } else {
             Method::POST
         });
+        let mut head = Vec::with_capacity(256);
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(target.path.as_str().as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in &headers {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
         RequestTemplate {
             method,
-            path: Uri::from(target.path.clone()),
+            path: target.path.clone(),
             headers,
             body,
+            head,
         }
     }
 
-    /// The next request.
-    pub fn build(&self, rng: &mut impl Rng) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.next(rng)));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.path.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
+    /// Writes the next request, head and body, into `out` (cleared first).
+    pub fn encode(&self, rng: &mut impl Rng, out: &mut Vec<u8>) {
+        let body = self.body.next(rng);
+        out.clear();
+        out.extend_from_slice(&self.head);
+        let needs_length =
+            !body.is_empty() || matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if needs_length {
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "content-length: {}\r\n", body.len());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&body);
+    }
+
+    /// True for HEAD requests, whose responses have no body.
+    pub fn is_head(&self) -> bool {
+        self.method == Method::HEAD
     }
 }
 
@@ -347,11 +377,30 @@ mod tests {
         assert_eq!(t.headers[HOST], "model.default.example.com");
         assert_eq!(t.headers.get_all(HOST).iter().count(), 1);
         assert_eq!(t.headers[CONTENT_TYPE], "application/json");
-        let request = t.build(&mut Xoshiro256PlusPlus::seed_from_u64(0));
-        assert_eq!(request.uri(), "/predict");
-        let plain = RequestTemplate::new(&target, None, [], BodySource::Empty);
+        let mut out = Vec::new();
+        t.encode(&mut Xoshiro256PlusPlus::seed_from_u64(0), &mut out);
+        let text = String::from_utf8(out.clone()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("POST /predict HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nhost: model.default.example.com"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}", body.len())),
+            "{head}"
+        );
+        assert!(body.starts_with("{\"text\":[\""), "{body}");
+
+        let length = parse_header("Content-Length: 5").unwrap();
+        let plain = RequestTemplate::new(&target, None, [length], BodySource::Empty);
         assert_eq!(plain.method, Method::GET);
         assert_eq!(plain.headers[HOST], "127.0.0.1:8080");
+        plain.encode(&mut Xoshiro256PlusPlus::seed_from_u64(0), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET /predict HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n\r\n"
+        );
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("Bad Name: x").is_err());
     }

@@ -24,7 +24,7 @@ use crate::client::Connection;
 use crate::config::{Config, ConfigError, Mode, RequestTemplate};
 use crate::progress::{Extent, Progress, ProgressMode};
 use crate::schedule::Schedule;
-use crate::stats::{ErrorKind, Event, Outcome, Stats, TimelineRow};
+use crate::stats::{ErrorKind, Outcome, Stats, TimelineRow};
 use crate::summary::{OpenLoopFacts, RunFacts, Summary};
 use crate::wait::WaitTime;
 
@@ -86,6 +86,50 @@ impl Default for RunOptions {
     }
 }
 
+/// Slots in the ring of per-second send counters; the collector drains a slot within a second
+/// or two of its second ending, far sooner than the ring wraps.
+const SEND_SLOTS: usize = 64;
+
+/// Send counters the workers bump and the collector drains: sends are counted where they
+/// happen, so the timeline's `sent` column is right even when responses take many seconds.
+struct Sends {
+    per_second: [AtomicU64; SEND_SLOTS],
+    late: AtomicU64,
+    max_lag_us: AtomicU64,
+}
+
+impl Sends {
+    fn new() -> Sends {
+        Sends {
+            per_second: std::array::from_fn(|_| AtomicU64::new(0)),
+            late: AtomicU64::new(0),
+            max_lag_us: AtomicU64::new(0),
+        }
+    }
+
+    fn count(&self, at: Duration, late_by: Option<Duration>) {
+        let slot = (at.as_secs() % SEND_SLOTS as u64) as usize;
+        self.per_second[slot].fetch_add(1, Ordering::Relaxed);
+        if let Some(lag) = late_by {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+            self.max_lag_us.fetch_max(us, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves the counts of every second up to `now` into `stats`.
+    fn drain_into(&self, stats: &mut Stats, now: Duration) {
+        for second in stats.next_row()..=now.as_secs() {
+            let slot = (second % SEND_SLOTS as u64) as usize;
+            stats.record_sends(second, self.per_second[slot].swap(0, Ordering::Relaxed));
+        }
+        stats.record_late(
+            self.late.load(Ordering::Relaxed),
+            Duration::from_micros(self.max_lag_us.load(Ordering::Relaxed)),
+        );
+    }
+}
+
 /// What every worker reads.
 struct Shared {
     start: Instant,
@@ -94,8 +138,8 @@ struct Shared {
     tickets: AtomicU64,
     request: RequestTemplate,
     timeout: Duration,
-    stop: CancellationToken,
     addr: SocketAddr,
+    sends: Sends,
 }
 
 impl Shared {
@@ -111,6 +155,54 @@ impl Shared {
 
     fn past_deadline(&self, at: Duration) -> bool {
         self.deadline.is_some_and(|d| at >= d)
+    }
+}
+
+/// A worker's own connection, request buffer and random numbers.
+struct Worker {
+    shared: Arc<Shared>,
+    connection: Connection,
+    request: Vec<u8>,
+    rng: Xoshiro256PlusPlus,
+    tx: mpsc::UnboundedSender<Outcome>,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, seed: u64, tx: mpsc::UnboundedSender<Outcome>) -> Worker {
+        Worker {
+            connection: Connection::new(shared.addr),
+            shared,
+            request: Vec::with_capacity(1024),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            tx,
+        }
+    }
+
+    /// Sends one request and reports it.
+    async fn exchange(
+        &mut self,
+        intended: Option<Duration>,
+        late_by: Option<Duration>,
+    ) -> Result<u16, ErrorKind> {
+        let shared = &*self.shared;
+        shared.request.encode(&mut self.rng, &mut self.request);
+        let sent = shared.now();
+        shared.sends.count(sent, late_by);
+        let send = self
+            .connection
+            .send(&self.request, shared.request.is_head());
+        let answer = tokio::time::timeout(shared.timeout, send)
+            .await
+            .unwrap_or(Err(ErrorKind::Timeout));
+        let outcome = Outcome {
+            // Early sends (within the timer's resolution) are measured from the send itself.
+            start: intended.map_or(sent, |i| i.min(sent)),
+            done: shared.now(),
+            result: answer.map(|a| a.status),
+            bytes: answer.map_or(0, |a| a.bytes),
+        };
+        let _ = self.tx.send(outcome);
+        outcome.result
     }
 }
 
@@ -132,25 +224,21 @@ pub async fn run(
         tickets: AtomicU64::new(0),
         request: config.request.clone(),
         timeout: config.timeout,
-        stop: cancel.clone(),
         addr,
+        sends: Sends::new(),
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut workers = JoinSet::new();
+    let worker =
+        |index: u32| Worker::new(shared.clone(), config.seed ^ u64::from(index), tx.clone());
     let schedule = match &config.mode {
         Mode::OpenLoop {
             schedule,
             connections,
         } => {
             let schedule = Arc::new(schedule.clone());
-            for worker in 0..*connections {
-                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(worker));
-                workers.spawn(open_loop_worker(
-                    shared.clone(),
-                    schedule.clone(),
-                    tx.clone(),
-                    rng,
-                ));
+            for index in 0..*connections {
+                workers.spawn(open_loop(worker(index), schedule.clone()));
             }
             Some(schedule)
         }
@@ -159,29 +247,15 @@ pub async fn run(
             spawn_rate,
             wait,
         } => {
-            for user in 0..*users {
-                let starts_at = Duration::from_secs_f64(f64::from(user) / spawn_rate);
-                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(user));
-                workers.spawn(closed_loop_worker(
-                    shared.clone(),
-                    starts_at,
-                    *wait,
-                    tx.clone(),
-                    rng,
-                ));
+            for index in 0..*users {
+                let starts_at = Duration::from_secs_f64(f64::from(index) / spawn_rate);
+                workers.spawn(closed_loop(worker(index), starts_at, *wait));
             }
             None
         }
         Mode::Concurrency { workers: count } => {
-            for worker in 0..*count {
-                let rng = Xoshiro256PlusPlus::seed_from_u64(config.seed ^ u64::from(worker));
-                workers.spawn(closed_loop_worker(
-                    shared.clone(),
-                    Duration::ZERO,
-                    WaitTime::NONE,
-                    tx.clone(),
-                    rng,
-                ));
+            for index in 0..*count {
+                workers.spawn(closed_loop(worker(index), Duration::ZERO, WaitTime::NONE));
             }
             None
         }
@@ -220,6 +294,7 @@ pub async fn run(
             biased;
             _ = tick.tick() => {
                 let now = shared.now();
+                shared.sends.drain_into(&mut stats, now);
                 for row in stats.close_until(now.saturating_sub(ROW_GRACE)) {
                     if let Some(t) = timeline.as_mut() {
                         t.write(&row)?;
@@ -228,14 +303,16 @@ pub async fn run(
                 progress.update(now, &stats.snapshot());
             }
             _ = cancel.cancelled(), if stopped_at.is_none() => {
+                // Requests in flight are abandoned; the channel closes as the workers go.
                 stopped_at = Some(shared.now());
+                workers.abort_all();
             }
             received = rx.recv_many(&mut batch, 1024) => {
                 if received == 0 {
                     break;
                 }
-                for event in batch.drain(..) {
-                    stats.record(event);
+                for outcome in batch.drain(..) {
+                    stats.record(outcome);
                 }
             }
         }
@@ -243,8 +320,13 @@ pub async fn run(
     let elapsed = shared.now();
     progress.finish();
     while let Some(joined) = workers.join_next().await {
-        joined.map_err(|e| RunError::Worker(e.to_string()))?;
+        if let Err(e) = joined
+            && !e.is_cancelled()
+        {
+            return Err(RunError::Worker(e.to_string()));
+        }
     }
+    shared.sends.drain_into(&mut stats, elapsed);
     for row in stats.close_all() {
         if let Some(t) = timeline.as_mut() {
             t.write(&row)?;
@@ -258,7 +340,7 @@ pub async fn run(
         (Some(stop), Some(d)) => stop.min(d),
         (Some(stop), None) => stop,
         (None, Some(d)) => d.min(elapsed),
-        (None, None) => stats.last_sent().unwrap_or(elapsed),
+        (None, None) => elapsed,
     };
     let open_loop = match &config.mode {
         Mode::OpenLoop {
@@ -306,93 +388,35 @@ async fn resolve(authority: &str) -> Result<SocketAddr, RunError> {
         .ok_or_else(|| error("no address found".to_string()))
 }
 
-/// Sends one request and reports it; false when the run was cancelled meanwhile.
-async fn exchange(
-    shared: &Shared,
-    connection: &mut Connection,
-    rng: &mut Xoshiro256PlusPlus,
-    tx: &mpsc::UnboundedSender<Event>,
-    intended: Option<Duration>,
-    late_by: Option<Duration>,
-) -> Option<Result<u16, ErrorKind>> {
-    let request = shared.request.build(rng);
-    let sent = shared.now();
-    let _ = tx.send(Event::Sent { at: sent, late_by });
-    let answer = tokio::select! {
-        biased;
-        _ = shared.stop.cancelled() => return None,
-        answer = tokio::time::timeout(shared.timeout, connection.send(request)) => answer,
-    };
-    let done = shared.now();
-    let answer = answer.unwrap_or(Err(ErrorKind::Timeout));
-    let outcome = Outcome {
-        // Early sends (within the timer's resolution) are measured from the send itself.
-        start: intended.map_or(sent, |i| i.min(sent)),
-        done,
-        result: answer.map(|a| a.status),
-        bytes: answer.map_or(0, |a| a.bytes),
-    };
-    let _ = tx.send(Event::Done(outcome));
-    Some(outcome.result)
-}
-
-async fn open_loop_worker(
-    shared: Arc<Shared>,
-    schedule: Arc<Schedule>,
-    tx: mpsc::UnboundedSender<Event>,
-    mut rng: Xoshiro256PlusPlus,
-) {
-    let mut connection = Connection::new(shared.addr);
-    while !shared.stop.is_cancelled() {
-        let Some(due) = shared.ticket().and_then(|i| schedule.at(i)) else {
-            return;
-        };
+/// Takes the next due request whenever this worker is free; sleeps until its intended time
+/// unless it is already late.
+async fn open_loop(mut worker: Worker, schedule: Arc<Schedule>) {
+    let shared = worker.shared.clone();
+    while let Some(due) = shared.ticket().and_then(|i| schedule.at(i)) {
         let now = shared.now();
         if shared.past_deadline(due) || shared.past_deadline(now) {
             return;
         }
         let late_by = now.checked_sub(due).filter(|lag| *lag > LATE_AFTER);
         if due > now + WAKE_EARLY {
-            tokio::select! {
-                _ = shared.stop.cancelled() => return,
-                _ = tokio::time::sleep_until(shared.start + (due - WAKE_EARLY)) => {}
-            }
+            tokio::time::sleep_until(shared.start + (due - WAKE_EARLY)).await;
         }
-        if exchange(&shared, &mut connection, &mut rng, &tx, Some(due), late_by)
-            .await
-            .is_none()
-        {
-            return;
-        }
+        worker.exchange(Some(due), late_by).await.ok();
     }
 }
 
-async fn closed_loop_worker(
-    shared: Arc<Shared>,
-    starts_at: Duration,
-    wait: WaitTime,
-    tx: mpsc::UnboundedSender<Event>,
-    mut rng: Xoshiro256PlusPlus,
-) {
+/// Sends, waits for the answer, thinks, repeats.
+async fn closed_loop(mut worker: Worker, starts_at: Duration, wait: WaitTime) {
+    let shared = worker.shared.clone();
     if !starts_at.is_zero() {
         if shared.past_deadline(starts_at) {
             return;
         }
-        tokio::select! {
-            _ = shared.stop.cancelled() => return,
-            _ = tokio::time::sleep_until(shared.start + starts_at) => {}
-        }
+        tokio::time::sleep_until(shared.start + starts_at).await;
     }
-    let mut connection = Connection::new(shared.addr);
-    while !shared.stop.is_cancelled() && !shared.past_deadline(shared.now()) {
-        if shared.ticket().is_none() {
-            return;
-        }
-        let Some(result) = exchange(&shared, &mut connection, &mut rng, &tx, None, None).await
-        else {
-            return;
-        };
-        let mut think = wait.sample(&mut rng);
+    while !shared.past_deadline(shared.now()) && shared.ticket().is_some() {
+        let result = worker.exchange(None, None).await;
+        let mut think = wait.sample(&mut worker.rng);
         if think.is_zero()
             && matches!(
                 result,
@@ -405,10 +429,7 @@ async fn closed_loop_worker(
             if shared.past_deadline(shared.now() + think) {
                 return;
             }
-            tokio::select! {
-                _ = shared.stop.cancelled() => return,
-                _ = tokio::time::sleep(think) => {}
-            }
+            tokio::time::sleep(think).await;
         }
     }
 }

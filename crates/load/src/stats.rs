@@ -1,8 +1,8 @@
 //! What happened to every request, accumulated: an HDR latency histogram, status codes, error
 //! kinds, late sends and one row per second for the timeline.
 //!
-//! Pure: the generator feeds [`Event`]s stamped with offsets from the start of the run and
-//! asks for rows up to a time it passes in.
+//! Pure: the generator feeds [`Outcome`]s stamped with offsets from the start of the run and
+//! per-second send counts, and asks for rows up to a time it passes in.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -72,21 +72,6 @@ impl Outcome {
     pub fn failed(&self) -> bool {
         self.result.is_err() || self.result.is_ok_and(|status| status >= 400)
     }
-}
-
-/// What a worker reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// A request went out `at`; `late_by` is set when it went out after its intended time
-    /// because every connection was busy (or the generator could not keep up).
-    Sent {
-        /// Offset of the send.
-        at: Duration,
-        /// How late it went out, when it was late.
-        late_by: Option<Duration>,
-    },
-    /// A request finished.
-    Done(Outcome),
 }
 
 /// One second of the run.
@@ -193,7 +178,6 @@ pub struct Stats {
     bytes: u64,
     late: u64,
     max_lag: Duration,
-    last_sent: Option<Duration>,
     open: BTreeMap<u64, Bucket>,
     next_row: u64,
     last_row_completed: u64,
@@ -219,7 +203,6 @@ impl Stats {
             bytes: 0,
             late: 0,
             max_lag: Duration::ZERO,
-            last_sent: None,
             open: BTreeMap::new(),
             next_row: 0,
             last_row_completed: 0,
@@ -233,41 +216,51 @@ impl Stats {
         self.open.entry(second).or_insert_with(Bucket::new)
     }
 
-    /// Counts one event.
-    pub fn record(&mut self, event: Event) {
-        match event {
-            Event::Sent { at, late_by } => {
-                self.sent += 1;
-                self.last_sent = Some(self.last_sent.map_or(at, |last| last.max(at)));
-                if let Some(lag) = late_by {
-                    self.late += 1;
-                    self.max_lag = self.max_lag.max(lag);
-                }
-                self.bucket(at).sent += 1;
+    /// Counts `count` requests sent during `second`.
+    ///
+    /// Sends are counted apart from their outcomes: a request sent in one second may finish
+    /// many seconds later, and the timeline shows both when they happened.
+    pub fn record_sends(&mut self, second: u64, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.sent += count;
+        self.bucket(Duration::from_secs(second)).sent += count;
+    }
+
+    /// Sets how many requests went out late and the worst lag, as counted by the workers.
+    pub fn record_late(&mut self, count: u64, max_lag: Duration) {
+        self.late = count;
+        self.max_lag = max_lag;
+    }
+
+    /// Counts one finished request.
+    pub fn record(&mut self, outcome: Outcome) {
+        self.finished += 1;
+        let failed = outcome.failed();
+        self.failed += u64::from(failed);
+        match outcome.result {
+            Ok(status) => {
+                self.completed += 1;
+                self.bytes += outcome.bytes;
+                *self.status.entry(status).or_default() += 1;
+                let us = micros(outcome.latency());
+                self.latency.saturating_record(us);
+                let bucket = self.bucket(outcome.done);
+                bucket.completed += 1;
+                bucket.errors += u64::from(failed);
+                bucket.latency.saturating_record(us);
             }
-            Event::Done(outcome) => {
-                self.finished += 1;
-                let failed = outcome.failed();
-                self.failed += u64::from(failed);
-                match outcome.result {
-                    Ok(status) => {
-                        self.completed += 1;
-                        self.bytes += outcome.bytes;
-                        *self.status.entry(status).or_default() += 1;
-                        let us = micros(outcome.latency());
-                        self.latency.saturating_record(us);
-                        let bucket = self.bucket(outcome.done);
-                        bucket.completed += 1;
-                        bucket.errors += u64::from(failed);
-                        bucket.latency.saturating_record(us);
-                    }
-                    Err(kind) => {
-                        *self.errors.entry(kind).or_default() += 1;
-                        self.bucket(outcome.done).errors += 1;
-                    }
-                }
+            Err(kind) => {
+                *self.errors.entry(kind).or_default() += 1;
+                self.bucket(outcome.done).errors += 1;
             }
         }
+    }
+
+    /// The first second that has no row yet.
+    pub fn next_row(&self) -> u64 {
+        self.next_row
     }
 
     /// Closes every second that ended at or before `now` and returns their rows, in order,
@@ -347,11 +340,6 @@ impl Stats {
         (self.late, self.max_lag)
     }
 
-    /// Offset of the last send.
-    pub fn last_sent(&self) -> Option<Duration> {
-        self.last_sent
-    }
-
     /// Count per status code.
     pub fn status_codes(&self) -> &BTreeMap<u16, u64> {
         &self.status
@@ -384,23 +372,20 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    fn done(start: u64, end: u64, result: Result<u16, ErrorKind>) -> Event {
-        Event::Done(Outcome {
+    fn done(start: u64, end: u64, result: Result<u16, ErrorKind>) -> Outcome {
+        Outcome {
             start: ms(start),
             done: ms(end),
             result,
             bytes: 10,
-        })
+        }
     }
 
     #[test]
     fn percentiles_follow_the_recorded_latencies() {
         let mut stats = Stats::new();
+        stats.record_sends(0, 1000);
         for i in 1..=1000u64 {
-            stats.record(Event::Sent {
-                at: ms(i),
-                late_by: None,
-            });
             stats.record(done(i, i + i, Ok(200)));
         }
         let p = stats.percentiles().unwrap();
@@ -420,12 +405,7 @@ mod tests {
     #[test]
     fn failures_count_errors_and_bad_statuses() {
         let mut stats = Stats::new();
-        for _ in 0..4 {
-            stats.record(Event::Sent {
-                at: ms(0),
-                late_by: None,
-            });
-        }
+        stats.record_sends(0, 4);
         stats.record(done(0, 5, Ok(200)));
         stats.record(done(0, 5, Ok(503)));
         stats.record(done(0, 5, Err(ErrorKind::Timeout)));
@@ -445,14 +425,9 @@ mod tests {
     #[test]
     fn rows_cover_every_second_in_order() {
         let mut stats = Stats::new();
-        stats.record(Event::Sent {
-            at: ms(100),
-            late_by: None,
-        });
-        stats.record(Event::Sent {
-            at: ms(2500),
-            late_by: Some(ms(30)),
-        });
+        stats.record_sends(0, 1);
+        stats.record_sends(2, 1);
+        stats.record_late(1, ms(30));
         stats.record(done(100, 300, Ok(200)));
         assert!(stats.close_until(ms(999)).is_empty());
         let rows = stats.close_until(ms(2000));

@@ -293,33 +293,27 @@ fn table(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{ErrorKind, Event, Outcome};
+    use crate::stats::{ErrorKind, Outcome};
 
     fn run_of(latencies_ms: &[u64], errors: usize) -> Stats {
         let mut stats = Stats::new();
+        stats.record_sends(0, (latencies_ms.len() + errors) as u64);
+        stats.record_late(latencies_ms.len() as u64, Duration::from_millis(3));
         for &l in latencies_ms {
-            stats.record(Event::Sent {
-                at: Duration::ZERO,
-                late_by: Some(Duration::from_millis(3)),
-            });
-            stats.record(Event::Done(Outcome {
+            stats.record(Outcome {
                 start: Duration::ZERO,
                 done: Duration::from_millis(l),
                 result: Ok(if l > 100 { 503 } else { 200 }),
                 bytes: 2,
-            }));
+            });
         }
         for _ in 0..errors {
-            stats.record(Event::Sent {
-                at: Duration::ZERO,
-                late_by: None,
-            });
-            stats.record(Event::Done(Outcome {
+            stats.record(Outcome {
                 start: Duration::ZERO,
                 done: Duration::from_millis(1),
                 result: Err(ErrorKind::ConnectionRefused),
                 bytes: 0,
-            }));
+            });
         }
         stats
     }

@@ -21,6 +21,7 @@ fn by_connection(arrivals: &[Arrival]) -> BTreeMap<u64, Vec<Arrival>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_respect_their_think_time() {
+    let _turn = support::serial().await;
     let server = TestServer::instant().await;
     let wait = WaitTime::parse("200ms..300ms").unwrap();
     let mut config = config(
@@ -57,6 +58,7 @@ async fn users_respect_their_think_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_spawn_at_the_spawn_rate() {
+    let _turn = support::serial().await;
     let server = TestServer::instant().await;
     let mut config = config(
         &server.url(),
@@ -85,6 +87,7 @@ async fn users_spawn_at_the_spawn_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_keeps_exactly_n_in_flight_and_stops_at_the_count() {
+    let _turn = support::serial().await;
     let server = TestServer::start(Arc::new(|_| Duration::from_millis(20))).await;
     let mut config = config(&server.url(), Mode::Concurrency { workers: 4 });
     config.max_requests = Some(100);
@@ -101,6 +104,7 @@ async fn concurrency_keeps_exactly_n_in_flight_and_stops_at_the_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn percentiles_match_an_injected_latency_distribution() {
+    let _turn = support::serial().await;
     // Latencies 10, 11, ..., 209 ms, each used twice, in a scrambled order.
     let injected = |i: u64| Duration::from_millis(10 + (i * 83) % 200);
     let server = TestServer::start(Arc::new(injected)).await;
@@ -118,8 +122,14 @@ async fn percentiles_match_an_injected_latency_distribution() {
         ("p99", latency.p99, 207.0),
         ("max", latency.max, 209.0),
     ];
+    // The median and p90 sit on hundreds of samples; p99 and max on a handful, so a single
+    // scheduling hiccup on a busy machine moves them: they get wider allowances.
     for (name, got, want) in expect {
-        let allowance = if name == "max" { 60.0 } else { 15.0 };
+        let allowance = match name {
+            "p50" | "p90" => 15.0,
+            "p99" => 60.0,
+            _ => 150.0,
+        };
         assert!(
             got >= want - 0.5 && got <= want + allowance,
             "{name}: measured {got} ms, injected {want} ms ({latency:?})"
@@ -130,6 +140,7 @@ async fn percentiles_match_an_injected_latency_distribution() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentiment_bodies_and_host_headers_reach_the_server() {
+    let _turn = support::serial().await;
     let server = TestServer::instant().await;
     let mut config = config(&server.url(), Mode::Concurrency { workers: 2 });
     config.request = RequestTemplate::new(
@@ -160,6 +171,7 @@ async fn sentiment_bodies_and_host_headers_reach_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_and_timeouts_are_counted_not_fatal() {
+    let _turn = support::serial().await;
     // A port that was just free: nothing listens there.
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

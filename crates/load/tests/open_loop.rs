@@ -34,6 +34,7 @@ fn open_loop(rate: &str, connections: u32) -> Mode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_1000_per_second_within_2_percent_over_10_seconds() {
+    let _turn = support::serial().await;
     let server = TestServer::instant().await;
     let mut config = config(&server.url(), open_loop("1000/s", 50));
     config.run_time = Some(Duration::from_secs(10));
@@ -110,6 +111,7 @@ async fn holds_1000_per_second_within_2_percent_over_10_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follows_rate_steps() {
+    let _turn = support::serial().await;
     let server = TestServer::instant().await;
     let config = config(
         &server.url(),
@@ -143,6 +145,7 @@ async fn follows_rate_steps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_counts_from_the_intended_time_when_connections_run_out() {
+    let _turn = support::serial().await;
     // Two connections to a 100 ms server carry 20 requests/s; 100/s is asked for.
     let server = TestServer::start(Arc::new(|_| Duration::from_millis(100))).await;
     let mut config = config(&server.url(), open_loop("100/s", 2));
@@ -166,6 +169,7 @@ async fn latency_counts_from_the_intended_time_when_connections_run_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_early_and_still_summarizes() {
+    let _turn = support::serial().await;
     let server = TestServer::start(Arc::new(|_| Duration::from_millis(20))).await;
     let mut config = config(&server.url(), open_loop("200/s", 20));
     config.run_time = Some(Duration::from_secs(30));

@@ -51,6 +51,7 @@ async fn replay(trace: Trace) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mooncake_trace_at_double_speed() {
+    let _turn = support::serial().await;
     let trace = fixture("mooncake.csv");
     assert_eq!(trace.format, TraceFormat::Mooncake);
     assert_eq!(trace.offsets.len(), 36);
@@ -62,6 +63,7 @@ async fn mooncake_trace_at_double_speed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_trace_across_midnight_with_a_limit() {
+    let _turn = support::serial().await;
     let trace = fixture("azure.csv");
     assert_eq!(trace.format, TraceFormat::AzureLlm);
     assert_eq!(trace.offsets.len(), 32);
@@ -77,6 +79,7 @@ async fn azure_trace_across_midnight_with_a_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_timestamps_at_half_speed() {
+    let _turn = support::serial().await;
     let trace = fixture("plain.txt");
     assert_eq!(trace.format, TraceFormat::Plain);
     assert_eq!(trace.offsets.len(), 30);

@@ -147,6 +147,13 @@ pub fn config(url: &str, mode: Mode) -> Config {
     }
 }
 
+/// Timing tests in one test binary take turns: on a 2-core machine, tests running side by side
+/// would measure each other.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// Seconds from `origin` to `at`.
 pub fn secs_since(origin: Instant, at: Instant) -> f64 {
     at.saturating_duration_since(origin).as_secs_f64()
