@@ -23,12 +23,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decide(cmd::decide::Args),
+    // Boxed: its many flags would make every other variant as large.
+    Load(Box<cmd::load::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
+        Command::Load(args) => cmd::load::run(*args),
     };
     match result {
         Ok(code) => code,
