@@ -339,7 +339,7 @@ pub async fn run(
     let send_window = match (stopped_at, deadline) {
         (Some(stop), Some(d)) => stop.min(d),
         (Some(stop), None) => stop,
-        (None, Some(d)) => d.min(elapsed),
+        (None, Some(d)) => d,
         (None, None) => elapsed,
     };
     let open_loop = match &config.mode {
