@@ -6,7 +6,7 @@ Run through bench/load/run.sh, which builds ebb and starts the backend. Per roun
 backend:
   1. wrk -t1 -cC                                 closed loop, as fast as it can
   2. ebb load --rate 30000/s --connections C      the absolute target: is 30k/s held?
-  3. ebb load --rate 1.5 x wrk --connections C    open loop offered more than it can send:
+  3. ebb load --rate 1000000/s --connections C    open loop offered far more than it can send:
                                                   what it achieves is its ceiling
   4. ebb load -c C                                closed loop, for reference
 Each generator is pinned to CPU 0 (ebb with one runtime thread). Besides the rate, the CPU
@@ -60,7 +60,7 @@ rows = []
 for r in range(1, rounds + 1):
     w = wrk()
     fixed = ebb_load("--rate", "30000/s", "--connections", str(connections))
-    offered = int(w["rate"] * 1.5)
+    offered = 1_000_000
     ceiling = ebb_load("--rate", f"{offered}/s", "--connections", str(connections))
     closed = ebb_load("-c", str(connections))
     row = {"round": r, "wrk": w, "ebb_30k": fixed, "offered": offered, "ebb_ceiling": ceiling, "ebb_closed": closed}
@@ -86,7 +86,7 @@ machine: {os.cpu_count()} cores, {os.uname().release}; generators on CPU 0, back
 | ebb open loop at 30,000/s, sent req/s | {med(lambda x: x['ebb_30k']['rate']):,.0f} | {', '.join(f"{x['ebb_30k']['rate']:,.0f}" for x in rows)} |
 | ebb open loop at 30,000/s, late requests | {med(lambda x: x['ebb_30k']['late']):,.0f} | {', '.join(f"{x['ebb_30k']['late']:,}" for x in rows)} |
 | ebb open loop at 30,000/s, p99 ms | {med(lambda x: x['ebb_30k']['p99_ms']):.2f} | {', '.join(f"{x['ebb_30k']['p99_ms']:.2f}" for x in rows)} |
-| ebb open loop ceiling (offered 1.5x wrk), req/s | {med(lambda x: x['ebb_ceiling']['rate']):,.0f} | {', '.join(f"{x['ebb_ceiling']['rate']:,.0f}" for x in rows)} |
+| ebb open loop ceiling (offered 1,000,000/s), req/s | {med(lambda x: x['ebb_ceiling']['rate']):,.0f} | {', '.join(f"{x['ebb_ceiling']['rate']:,.0f}" for x in rows)} |
 | ebb closed loop -c{connections}, req/s | {med(lambda x: x['ebb_closed']['rate']):,.0f} | {', '.join(f"{x['ebb_closed']['rate']:,.0f}" for x in rows)} |
 | ebb open-loop ceiling / wrk | {statistics.median(ratio):.2f} | {', '.join(f'{x:.2f}' for x in ratio)} |
 | CPU per request, wrk, us | {med(lambda x: x['wrk']['cpu_us']):.2f} | {', '.join(f"{x['wrk']['cpu_us']:.2f}" for x in rows)} |

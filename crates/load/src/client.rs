@@ -11,14 +11,17 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::stats::ErrorKind;
 
-/// Read buffer size; also the largest response head accepted.
-const BUFFER: usize = 16 * 1024;
+/// Read buffer size to start with; enough for nearly every response head.
+const BUFFER: usize = 8 * 1024;
+/// The buffer grows up to this for an unusually large head or chunk-size line.
+const MAX_BUFFER: usize = 64 * 1024;
 /// Most response headers accepted.
 const MAX_HEADERS: usize = 64;
 
@@ -61,17 +64,19 @@ impl Failure {
 
 /// A lazily opened, reused connection to one address.
 pub(crate) struct Connection {
-    addr: SocketAddr,
+    addrs: Arc<[SocketAddr]>,
     stream: Option<TcpStream>,
-    buf: Box<[u8]>,
+    /// Allocated on first use: users not yet spawned cost no memory.
+    buf: Vec<u8>,
 }
 
 impl Connection {
-    pub(crate) fn new(addr: SocketAddr) -> Connection {
+    /// A connection to the first of `addrs` that accepts (a name may resolve to IPv6 and IPv4).
+    pub(crate) fn new(addrs: Arc<[SocketAddr]>) -> Connection {
         Connection {
-            addr,
+            addrs,
             stream: None,
-            buf: vec![0; BUFFER].into_boxed_slice(),
+            buf: Vec::new(),
         }
     }
 
@@ -96,6 +101,9 @@ impl Connection {
             Some(stream) => stream,
             None => self.connect().await?,
         };
+        if self.buf.is_empty() {
+            self.buf.resize(BUFFER, 0);
+        }
         stream
             .write_all(request)
             .await
@@ -115,12 +123,22 @@ impl Connection {
     }
 
     async fn connect(&self) -> Result<TcpStream, Failure> {
-        let stream = TcpStream::connect(self.addr).await.map_err(|e| Failure {
-            kind: if e.kind() == io::ErrorKind::ConnectionRefused {
-                ErrorKind::ConnectionRefused
-            } else {
-                ErrorKind::Connect
-            },
+        let mut kind = ErrorKind::Connect;
+        let mut connected = None;
+        for addr in self.addrs.iter() {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    connected = Some(stream);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    kind = ErrorKind::ConnectionRefused;
+                }
+                Err(_) => kind = ErrorKind::Connect,
+            }
+        }
+        let stream = connected.ok_or(Failure {
+            kind,
             nothing_received: false,
         })?;
         // Small requests must not wait for Nagle's algorithm.
@@ -210,7 +228,7 @@ fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(Head, usize)
 /// Buffered reading of one response.
 struct Reader<'a> {
     stream: &'a mut TcpStream,
-    buf: &'a mut [u8],
+    buf: &'a mut Vec<u8>,
     start: usize,
     end: usize,
     received: bool,
@@ -222,11 +240,14 @@ impl Reader<'_> {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.end == self.buf.len() {
-            if self.start == 0 {
-                return Err(Failure::protocol()); // a head (or chunk line) larger than the buffer
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else if self.buf.len() < MAX_BUFFER {
+                self.buf.resize(self.buf.len() * 2, 0);
+            } else {
+                return Err(Failure::protocol()); // a head or chunk line larger than 64 KiB
             }
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
         }
         let n = self
             .stream

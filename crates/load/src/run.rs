@@ -138,7 +138,7 @@ struct Shared {
     tickets: AtomicU64,
     request: RequestTemplate,
     timeout: Duration,
-    addr: SocketAddr,
+    addrs: Arc<[SocketAddr]>,
     sends: Sends,
 }
 
@@ -170,7 +170,7 @@ struct Worker {
 impl Worker {
     fn new(shared: Arc<Shared>, seed: u64, tx: mpsc::UnboundedSender<Outcome>) -> Worker {
         Worker {
-            connection: Connection::new(shared.addr),
+            connection: Connection::new(shared.addrs.clone()),
             shared,
             request: Vec::with_capacity(1024),
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
@@ -214,7 +214,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<Summary, RunError> {
     config.validate()?;
-    let addr = resolve(&config.target.authority).await?;
+    let addrs = resolve(&config.target.authority).await?;
     let deadline = config.send_deadline();
     let wall_start = SystemTime::now();
     let shared = Arc::new(Shared {
@@ -224,7 +224,7 @@ pub async fn run(
         tickets: AtomicU64::new(0),
         request: config.request.clone(),
         timeout: config.timeout,
-        addr,
+        addrs,
         sends: Sends::new(),
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -375,17 +375,20 @@ pub async fn run(
     ))
 }
 
-async fn resolve(authority: &str) -> Result<SocketAddr, RunError> {
+/// Resolves once, before the run: a name lookup per connection would be part of latency.
+async fn resolve(authority: &str) -> Result<Arc<[SocketAddr]>, RunError> {
     let error = |reason: String| RunError::Resolve {
         host: authority.to_string(),
         reason,
     };
-    let mut addrs = tokio::net::lookup_host(authority)
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(authority)
         .await
-        .map_err(|e| error(e.to_string()))?;
-    addrs
-        .next()
-        .ok_or_else(|| error("no address found".to_string()))
+        .map_err(|e| error(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(error("no address found".to_string()));
+    }
+    Ok(addrs.into())
 }
 
 /// Takes the next due request whenever this worker is free; sleeps until its intended time

@@ -178,3 +178,43 @@ async fn broken_responses_are_counted_by_kind() {
     assert_eq!(summary.errors.get("closed"), Some(&3), "{summary:?}");
     assert!(summary.status_codes.is_empty());
 }
+
+/// A response with a padding header of `size` bytes (leaked: a test lives as long as it needs).
+fn padded(size: usize) -> &'static [u8] {
+    let mut head = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', size));
+    head.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+    head.leak()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_heads_grow_the_buffer_up_to_a_limit() {
+    let server = raw_server(Script {
+        pieces: vec![padded(20_000)],
+        close: false,
+    })
+    .await;
+    let summary = load(&server.url, 1, 3).await;
+    assert_eq!(summary.status_codes.get(&200), Some(&3), "{summary:?}");
+
+    let server = raw_server(Script {
+        pieces: vec![padded(100_000)],
+        close: false,
+    })
+    .await;
+    let summary = load(&server.url, 1, 2).await;
+    assert_eq!(summary.errors.get("protocol"), Some(&2), "{summary:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn localhost_finds_the_address_that_listens() {
+    let server = raw_server(Script {
+        pieces: vec![b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+        close: false,
+    })
+    .await;
+    // The server listens on 127.0.0.1 only; localhost may resolve to ::1 first.
+    let url = server.url.replace("127.0.0.1", "localhost");
+    let summary = load(&url, 2, 10).await;
+    assert_eq!(summary.status_codes.get(&200), Some(&10), "{summary:?}");
+}
