@@ -23,6 +23,7 @@ pub mod run;
 pub mod schedule;
 pub mod stats;
 pub mod summary;
+mod timeline;
 pub mod trace;
 pub mod wait;
 

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rand::SeedableRng as _;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -24,8 +24,9 @@ use crate::client::Connection;
 use crate::config::{Config, ConfigError, Mode, RequestTemplate};
 use crate::progress::{Extent, Progress, ProgressMode};
 use crate::schedule::Schedule;
-use crate::stats::{ErrorKind, Outcome, Stats, TimelineRow};
+use crate::stats::{ErrorKind, Outcome, Stats};
 use crate::summary::{OpenLoopFacts, RunFacts, Summary};
+use crate::timeline::{Intended, Timeline};
 use crate::wait::WaitTime;
 
 /// A request picked up more than this long after its intended time counts as late.
@@ -434,85 +435,5 @@ async fn closed_loop(mut worker: Worker, starts_at: Duration, wait: WaitTime) {
             }
             tokio::time::sleep(think).await;
         }
-    }
-}
-
-/// How many open-loop requests were due before a time, within the run's limits.
-struct Intended {
-    schedule: Arc<Schedule>,
-    deadline: Option<Duration>,
-    max_requests: Option<u64>,
-}
-
-impl Intended {
-    fn before(&self, t: Duration) -> u64 {
-        let t = self.deadline.map_or(t, |d| t.min(d));
-        let due = self.schedule.count_before(t);
-        self.max_requests.map_or(due, |max| due.min(max))
-    }
-}
-
-/// The `--timeline` CSV: one row per second, flushed as each second closes so it can be
-/// followed with `tail -f`.
-struct Timeline {
-    out: Box<dyn Write + Send>,
-    wall_start_ms: i64,
-    intended: Option<Intended>,
-}
-
-impl Timeline {
-    const HEADER: &'static str =
-        "second,time,intended,sent,completed,errors,p50_ms,p90_ms,p99_ms,max_ms,in_flight";
-
-    fn new(
-        mut out: Box<dyn Write + Send>,
-        wall_start: SystemTime,
-        intended: Option<Intended>,
-    ) -> Result<Timeline, RunError> {
-        writeln!(out, "{}", Self::HEADER).map_err(RunError::Timeline)?;
-        let wall_start_ms = wall_start
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Ok(Timeline {
-            out,
-            wall_start_ms,
-            intended,
-        })
-    }
-
-    fn write(&mut self, row: &TimelineRow) -> Result<(), RunError> {
-        let ms = |d: Option<Duration>| {
-            d.map_or(String::new(), |d| format!("{:.3}", d.as_secs_f64() * 1e3))
-        };
-        let intended = self.intended.as_ref().map_or(String::new(), |i| {
-            let from = Duration::from_secs(row.second);
-            (i.before(from + Duration::from_secs(1)) - i.before(from)).to_string()
-        });
-        let time = crate::civil::format_rfc3339_millis(
-            self.wall_start_ms.saturating_add(
-                i64::try_from(row.second)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(1000),
-            ),
-        );
-        writeln!(
-            self.out,
-            "{},{time},{intended},{},{},{},{},{},{},{},{}",
-            row.second,
-            row.sent,
-            row.completed,
-            row.errors,
-            ms(row.p50),
-            ms(row.p90),
-            ms(row.p99),
-            ms(row.max),
-            row.in_flight
-        )
-        .and_then(|()| self.out.flush())
-        .map_err(RunError::Timeline)
-    }
-
-    fn flush(&mut self) -> Result<(), RunError> {
-        self.out.flush().map_err(RunError::Timeline)
     }
 }
