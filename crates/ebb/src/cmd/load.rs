@@ -4,7 +4,7 @@
 //! before a request goes out); the generator itself lives in the `ebb-load` crate.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -168,8 +168,24 @@ enum Template {
     SentimentKserve,
 }
 
+/// Where `--json` goes; files are created before the run so a bad path fails at once.
+enum JsonOut {
+    None,
+    Stdout,
+    File(PathBuf, BufWriter<File>),
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = config(&args)?;
+    let json_out = match &args.json {
+        None => JsonOut::None,
+        Some(path) if path == Path::new("-") => JsonOut::Stdout,
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|e| UserError(format!("cannot create {}: {e}", path.display())))?;
+            JsonOut::File(path.clone(), BufWriter::new(file))
+        }
+    };
     let timeline = match &args.timeline {
         Some(path) => {
             let file = File::create(path)
@@ -220,17 +236,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         other => anyhow::Error::new(other),
     })?;
 
-    match args.json.as_deref() {
-        Some(path) if path == Path::new("-") => {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-        }
-        Some(path) => {
-            let json = serde_json::to_string_pretty(&summary)?;
-            std::fs::write(path, json + "\n")
-                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+    let json = serde_json::to_string_pretty(&summary)?;
+    match json_out {
+        JsonOut::Stdout => println!("{json}"),
+        JsonOut::File(path, mut file) => {
+            // The summary is printed first: a failed write must not lose the run.
             print!("{}", summary.render());
+            writeln!(file, "{json}")
+                .and_then(|()| file.flush())
+                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
         }
-        None => print!("{}", summary.render()),
+        JsonOut::None => print!("{}", summary.render()),
     }
     Ok(ExitCode::SUCCESS)
 }
