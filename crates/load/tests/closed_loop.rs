@@ -50,9 +50,11 @@ async fn users_respect_their_think_time() {
     let shortest = gaps.iter().copied().fold(f64::MAX, f64::min);
     let longest = gaps.iter().copied().fold(0.0, f64::max);
     let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    // Never shorter than the think time; longer only by the round trip, or by a stall of the
+    // whole process on a busy machine (hence the loose upper bounds).
     assert!(shortest >= 0.200, "a user waited only {shortest:.3}s");
-    assert!(longest < 0.450, "a user waited {longest:.3}s");
-    assert!((0.225..0.300).contains(&mean), "mean wait {mean:.3}s");
+    assert!(longest < 1.0, "a user waited {longest:.3}s");
+    assert!((0.225..0.320).contains(&mean), "mean wait {mean:.3}s");
     assert_eq!(summary.requests.sent, gaps.len() as u64 + 3);
 }
 
@@ -108,7 +110,9 @@ async fn percentiles_match_an_injected_latency_distribution() {
     // Latencies 10, 11, ..., 209 ms, each used twice, in a scrambled order.
     let injected = |i: u64| Duration::from_millis(10 + (i * 83) % 200);
     let server = TestServer::start(Arc::new(injected)).await;
-    let mut config = config(&server.url(), Mode::Concurrency { workers: 40 });
+    // 16 workers: a stall of the process delays at most the 16 requests in flight, 4 % of
+    // the samples, so it cannot move the median or p90 far.
+    let mut config = config(&server.url(), Mode::Concurrency { workers: 16 });
     config.max_requests = Some(400);
     let summary = run(config, RunOptions::default(), CancellationToken::new())
         .await
@@ -122,20 +126,22 @@ async fn percentiles_match_an_injected_latency_distribution() {
         ("p99", latency.p99, 207.0),
         ("max", latency.max, 209.0),
     ];
-    // The median and p90 sit on hundreds of samples; p99 and max on a handful, so a single
-    // scheduling hiccup on a busy machine moves them: they get wider allowances.
+    // Measured latency can never be below the injected one. Above it, the allowance grows
+    // toward the tail: p99 and max sit on a handful of samples, which one stall of the whole
+    // process on a busy machine can move.
     for (name, got, want) in expect {
         let allowance = match name {
-            "p50" | "p90" => 15.0,
-            "p99" => 60.0,
-            _ => 150.0,
+            "p50" => 20.0,
+            "p90" => 40.0,
+            "p99" => 80.0,
+            _ => 200.0,
         };
         assert!(
             got >= want - 0.5 && got <= want + allowance,
             "{name}: measured {got} ms, injected {want} ms ({latency:?})"
         );
     }
-    assert!((109.0..130.0).contains(&latency.mean), "{latency:?}");
+    assert!((109.0..140.0).contains(&latency.mean), "{latency:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

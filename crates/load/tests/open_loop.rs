@@ -129,18 +129,20 @@ async fn follows_rate_steps() {
             .filter(|a| (from..to).contains(&secs_since(first, a.at)))
             .count()
     };
-    // Windows start 20 ms before each step, so a request a little late still counts in its
-    // own step; requests are 10 ms apart at most, so the margins cannot swallow a neighbour.
+    // Windows start 20 ms before each step, so a request a little early still counts in its
+    // own step; requests are at least 10 ms apart, so the margins cannot swallow a neighbour.
     let steps = [
         between(0.0, 0.98),
         between(0.98, 1.98),
         between(2.02, 2.98),
         between(2.98, 3.98),
     ];
-    assert!((18..=20).contains(&steps[0]), "{steps:?}");
-    assert!((95..=100).contains(&steps[1]), "{steps:?}");
-    assert!(steps[2] <= 1, "the pause sent {steps:?}");
-    assert!((18..=20).contains(&steps[3]), "{steps:?}");
+    // A stall of the whole process near a step's end pushes a few requests into the next
+    // window; the steps differ by far more than that.
+    assert!((17..=20).contains(&steps[0]), "{steps:?}");
+    assert!((90..=100).contains(&steps[1]), "{steps:?}");
+    assert!(steps[2] <= 5, "the pause sent {steps:?}");
+    assert!((17..=20).contains(&steps[3]), "{steps:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

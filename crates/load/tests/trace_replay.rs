@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ebb_load::{Mode, RunOptions, Schedule, Trace, TraceFormat, run};
 use support::{TestServer, config, secs_since};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 fn fixture(name: &str) -> Trace {
@@ -28,6 +29,7 @@ async fn replay(trace: Trace) {
             connections: 16,
         },
     );
+    let started = Instant::now();
     let summary = run(config, RunOptions::default(), CancellationToken::new())
         .await
         .unwrap();
@@ -36,17 +38,33 @@ async fn replay(trace: Trace) {
 
     let arrivals = server.arrivals();
     assert_eq!(arrivals.len(), want.len());
-    let first = arrivals[0].at;
-    let errors: Vec<f64> = arrivals
+    // How late each request arrived, measured from just before the run started.
+    let mut late: Vec<f64> = arrivals
         .iter()
         .zip(&want)
-        .map(|(a, w)| (secs_since(first, a.at) - w).abs())
+        .map(|(a, w)| secs_since(started, a.at) - w)
         .collect();
-    let worst = errors.iter().copied().fold(0.0, f64::max);
-    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-    // The timer has 1 ms resolution; the margins are for a busy 2-core machine.
-    assert!(worst < 0.060, "worst offset error {worst:.4}s: {errors:?}");
-    assert!(mean < 0.015, "mean offset error {mean:.4}s: {errors:?}");
+    late.sort_by(f64::total_cmp);
+    let quantile = |q: f64| late[((late.len() - 1) as f64 * q).round() as usize];
+    // Never early (the timer may wake half a millisecond ahead), and on time as a rule: a
+    // busy 2-core machine can stall the whole process now and then, delaying a burst of
+    // requests, so the median gets a tight bound and the tail a wide one.
+    assert!(quantile(0.0) > -0.002, "a request arrived early: {late:?}");
+    assert!(
+        quantile(0.5) < 0.010,
+        "median lateness {:.4}s: {late:?}",
+        quantile(0.5)
+    );
+    assert!(
+        quantile(0.9) < 0.040,
+        "p90 lateness {:.4}s: {late:?}",
+        quantile(0.9)
+    );
+    assert!(
+        quantile(1.0) < 0.500,
+        "worst lateness {:.4}s: {late:?}",
+        quantile(1.0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
