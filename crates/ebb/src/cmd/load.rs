@@ -153,8 +153,8 @@ pub(crate) struct Args {
     /// No progress output, only the summary.
     #[arg(short = 'q', long, help_heading = "Output")]
     quiet: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long, help_heading = "Output")]
+    /// Runtime threads (default: one per core; 1 keeps the generator on one thread).
+    #[arg(long, help_heading = "Runtime")]
     threads: Option<usize>,
 }
 
