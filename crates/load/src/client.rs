@@ -204,6 +204,9 @@ fn parse_head(buf: &[u8], request_was_head: bool) -> Result<Option<(Head, usize)
             }
         }
     }
+    if status == 101 {
+        keep_alive = false; // the connection now speaks another protocol
+    }
     let framing =
         if request_was_head || (100..200).contains(&status) || status == 204 || status == 304 {
             Framing::Empty
@@ -403,6 +406,8 @@ mod tests {
             head("HTTP/1.1 204 No Content\r\n\r\n").framing,
             Framing::Empty
         );
+        let h = head("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+        assert_eq!((h.framing, h.keep_alive), (Framing::Empty, false));
         let (h, used) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true)
             .unwrap()
             .unwrap();
