@@ -24,12 +24,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decide(cmd::decide::Args),
+    // Boxed: its many flags would make every other variant as large.
+    Load(Box<cmd::load::Args>),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap's own exit status for a bad flag is 2; ebb keeps 2 for internal errors.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
+        Command::Load(args) => cmd::load::run(*args),
     };
     match result {
         Ok(code) => code,
