@@ -23,12 +23,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decide(cmd::decide::Args),
+    Validate(cmd::validate::Args),
+    Convert(cmd::convert::Args),
+    Autoscale(cmd::autoscale::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
+        Command::Autoscale(args) => cmd::autoscale::run(args),
     };
     match result {
         Ok(code) => code,

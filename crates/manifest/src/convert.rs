@@ -1,0 +1,115 @@
+//! Any autoscaling kind → ebb's normalized [`Autoscaler`]: HPA v1/v2 as they are, a KEDA
+//! ScaledObject as the HPA KEDA would generate plus its lifecycle settings, KServe and Knative
+//! services as class `kpa` with their annotations resolved.
+
+use std::collections::BTreeMap;
+
+use ebb_core::hpa::spec::{CrossVersionObjectReference, HpaSpec};
+
+use crate::Manifest;
+use crate::diagnostic::Issues;
+use crate::kinds::autoscaler::{
+    API_VERSION, Autoscaler, AutoscalerClass, AutoscalerSpec, KedaSettings,
+};
+use crate::kinds::keda::{self, ScaledObject};
+use crate::kinds::meta::{Object, ObjectMeta};
+
+/// The annotation that records what an Autoscaler was converted from.
+pub const SOURCE_ANNOTATION: &str = "ebb.dev/source";
+
+/// The normalized form of an autoscaling object; `None` for kinds that do not autoscale
+/// (Deployments, Services, ConfigMaps, Secrets). Convert only objects that validated.
+pub fn to_autoscaler(manifest: &Manifest) -> Option<Autoscaler> {
+    match manifest {
+        Manifest::Hpa(h) => Some(from_hpa(&h.metadata, &h.api_version, h.spec.clone())),
+        Manifest::HpaV1(h) => Some(from_hpa(&h.metadata, &h.api_version, h.spec.clone().into())),
+        Manifest::ScaledObject(s) => Some(from_scaled_object(s)),
+        Manifest::Autoscaler(a) => Some(a.clone()),
+        Manifest::Deployment(_)
+        | Manifest::Service(_)
+        | Manifest::ConfigMap(_)
+        | Manifest::Secret(_)
+        | Manifest::InferenceService(_)
+        | Manifest::KnativeService(_) => None,
+    }
+}
+
+fn metadata(source: &ObjectMeta, from: String) -> ObjectMeta {
+    ObjectMeta {
+        name: source.name.clone(),
+        namespace: source.namespace.clone(),
+        labels: BTreeMap::new(),
+        annotations: [(SOURCE_ANNOTATION.to_string(), from)].into(),
+    }
+}
+
+fn autoscaler(metadata: ObjectMeta, spec: AutoscalerSpec) -> Autoscaler {
+    Object {
+        api_version: API_VERSION.to_string(),
+        kind: "Autoscaler".to_string(),
+        metadata,
+        spec,
+    }
+}
+
+fn from_hpa(meta: &ObjectMeta, api_version: &str, spec: HpaSpec) -> Autoscaler {
+    autoscaler(
+        metadata(meta, format!("{api_version} HorizontalPodAutoscaler")),
+        AutoscalerSpec {
+            class: AutoscalerClass::Hpa,
+            scale_target_ref: spec.scale_target_ref,
+            min_replicas: spec.min_replicas,
+            max_replicas: Some(spec.max_replicas),
+            metrics: spec.metrics,
+            behavior: spec.behavior,
+            keda: None,
+            external_metrics: Vec::new(),
+        },
+    )
+}
+
+fn from_scaled_object(so: &ScaledObject) -> Autoscaler {
+    let spec = &so.spec;
+    let triggers = so.validate(&mut Issues::default());
+    let target = &spec.scale_target_ref;
+    let advanced = spec.advanced.as_ref();
+    autoscaler(
+        metadata(&so.metadata, format!("{} ScaledObject", so.api_version)),
+        AutoscalerSpec {
+            class: AutoscalerClass::Hpa,
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: target
+                    .api_version
+                    .clone()
+                    .unwrap_or_else(|| "apps/v1".to_string()),
+                kind: target
+                    .kind
+                    .clone()
+                    .unwrap_or_else(|| "Deployment".to_string()),
+                name: target.name.clone(),
+            },
+            min_replicas: Some(spec.hpa_min_replicas()),
+            max_replicas: Some(spec.hpa_max_replicas()),
+            metrics: triggers.iter().map(|t| t.metric.clone()).collect(),
+            behavior: advanced
+                .and_then(|a| a.horizontal_pod_autoscaler_config.as_ref())
+                .and_then(|h| h.behavior.clone()),
+            keda: Some(KedaSettings {
+                polling_interval: spec
+                    .polling_interval
+                    .unwrap_or(keda::DEFAULT_POLLING_INTERVAL),
+                cooldown_period: spec
+                    .cooldown_period
+                    .unwrap_or(keda::DEFAULT_COOLDOWN_PERIOD),
+                initial_cooldown_period: spec.initial_cooldown_period.unwrap_or(0),
+                min_replica_count: spec.min_replica_count.unwrap_or(0),
+                idle_replica_count: spec.idle_replica_count,
+                fallback: spec.fallback.clone(),
+                restore_to_original_replica_count: advanced
+                    .and_then(|a| a.restore_to_original_replica_count)
+                    .unwrap_or(false),
+            }),
+            external_metrics: triggers.into_iter().filter_map(|t| t.source).collect(),
+        },
+    )
+}
