@@ -6,7 +6,7 @@
 
 use std::fmt::{self, Write as _};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which decision procedure produced a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -19,7 +19,7 @@ pub enum PolicyClass {
 }
 
 /// `True` / `False` / `Unknown`, as Kubernetes writes condition statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConditionStatus {
     /// The condition holds.
     True,
@@ -478,7 +478,8 @@ impl fmt::Display for Step {
                 write!(f, "{reason}: {current} → {to} (metrics and limits are skipped)")
             }
             Step::Metric { metric, current, target, ratio, replicas, notes } => {
-                write!(f, "{metric}: {current} / {target} (ratio {ratio:.3}) → {replicas} replicas")?;
+                let word = if *replicas == 1 { "replica" } else { "replicas" };
+                write!(f, "{metric}: {current} / {target} (ratio {ratio:.3}) → {replicas} {word}")?;
                 for note in notes {
                     write!(f, "; {note}")?;
                 }
@@ -488,7 +489,9 @@ impl fmt::Display for Step {
                 write!(f, "{metric}: {reason}: {error}")
             }
             Step::Combined { replicas, metric, invalid, total } => {
-                write!(f, "largest proposal of {} valid metric(s): {replicas} from {metric}", total - invalid)?;
+                let valid = total - invalid;
+                let noun = if valid == 1 { "metric" } else { "metrics" };
+                write!(f, "largest proposal of {valid} valid {noun}: {replicas} from {metric}")?;
                 if *invalid > 0 {
                     write!(f, " ({invalid} of {total} failed; scaling up or staying is still allowed)")?;
                 }

@@ -5,12 +5,14 @@
 //! time, and gets back a [`Decision`] that carries its own explanation.
 //!
 //! - [`hpa`]: the Horizontal Pod Autoscaler (`../shared/spec/hpa.md`).
+//! - [`kpa`]: the Knative Pod Autoscaler (`../shared/spec/kpa.md`).
 //! - [`decision`]: the answer shared by every policy, and its renderer for people.
 //! - [`units`]: Kubernetes quantities and Go durations.
 //! - [`time`]: the engine's notion of an instant.
 
 pub mod decision;
 pub mod hpa;
+pub mod kpa;
 pub mod time;
 pub mod units;
 pub mod validation;

@@ -351,7 +351,11 @@ pub struct HpaSpecV1 {
     /// Upper bound.
     pub max_replicas: i32,
     /// CPU target; absent means the API default (80%).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "targetCPUUtilizationPercentage",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_cpu_utilization_percentage: Option<i32>,
 }
 

@@ -246,6 +246,26 @@ impl<'de> Deserialize<'de> for KubeDuration {
     }
 }
 
+/// `#[serde(with = "ebb_core::units::duration::as_kube")]` for `std::time::Duration` fields
+/// written the Kubernetes way (`"30s"` or a number of seconds).
+pub mod as_kube {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::KubeDuration;
+
+    /// Serializes as a Go duration string.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        KubeDuration(*d).serialize(s)
+    }
+
+    /// Deserializes from a Go duration string or a number of seconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        KubeDuration::deserialize(d).map(|k| k.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

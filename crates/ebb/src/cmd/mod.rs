@@ -25,3 +25,20 @@ pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
         2
     }
 }
+
+/// True when stdout was closed under us (`ebb ... | head`): not an error, as in ripgrep.
+pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Writes command output to stdout, returning the error instead of panicking when the reader
+/// has gone away.
+pub(crate) fn output(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}

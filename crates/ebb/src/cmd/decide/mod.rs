@@ -56,7 +56,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (origin, text) = read_input(&args.file)?;
     let header: Header = serde_saphyr::from_str(&text).map_err(|e| {
         UserError(format!(
-            "{origin}: a scenario needs an `autoscaler:` object with apiVersion and kind: {e}"
+            "{origin}: a scenario needs an `autoscaler:` object with apiVersion and kind: {}",
+            saphyr_error(&e, &origin)
         ))
     })?;
     let group = header
@@ -66,7 +67,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .next()
         .unwrap_or_default();
     let report = match (group, header.autoscaler.kind.as_str()) {
-        ("autoscaling", "HorizontalPodAutoscaler") => hpa::decide(&text, &origin)?,
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            hpa::decide(&text, &origin, &header.autoscaler.api_version)?
+        }
         (_, kind) => {
             return Err(UserError(format!(
                 "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler",
@@ -76,9 +79,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     if args.explain {
-        print!("{}", report.text);
+        super::output(&report.text)?;
     } else {
-        println!("{}", serde_json::to_string_pretty(&report.json)?);
+        super::output(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.json)?
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,4 +100,48 @@ fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UserError(format!("cannot read {}: {e}", path.display())))?;
     Ok((path.display().to_string(), text))
+}
+
+/// serde-saphyr's message, with its `<input>` placeholder replaced by the file name.
+pub(crate) fn saphyr_error(e: &serde_saphyr::Error, origin: &str) -> String {
+    let text = e.to_string().replace("<input>", origin);
+    text.strip_prefix("error: ")
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+/// Parses a scenario, collecting the paths of fields nobody reads (typos) except those under
+/// the given prefixes (object metadata users carry along).
+pub(crate) fn parse_reporting_unknown<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    allowed_prefixes: &[&str],
+) -> Result<(T, Vec<String>), UserError> {
+    let mut unknown = Vec::new();
+    let value = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
+    })
+    .map_err(|e| UserError(format!("{origin}: {}", saphyr_error(&e, origin))))?;
+    unknown.retain(|p| !allowed_prefixes.iter().any(|a| p.starts_with(a)));
+    Ok((value, unknown))
+}
+
+/// Unknown fields become warnings: on stderr, at the top of the explanation and in the JSON.
+pub(crate) fn add_warnings(report: &mut Report, unknown: &[String], origin: &str) {
+    if unknown.is_empty() {
+        return;
+    }
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("{origin}: unknown field `{p}` is ignored"))
+        .collect();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut text: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+    text.push_str(&report.text);
+    report.text = text;
+    if let Some(obj) = report.json.as_object_mut() {
+        obj.insert("warnings".into(), serde_json::json!(warnings));
+    }
 }
