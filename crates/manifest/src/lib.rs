@@ -32,6 +32,7 @@ pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};
 use diagnostic::{Issue, Issues};
+use ebb_core::kpa::KpaConfig;
 pub use kinds::Manifest;
 pub use source::{LoadError, Source, read_paths};
 pub use yaml::Pos;
@@ -87,6 +88,21 @@ impl Manifests {
             .any(|d| d.severity == Severity::Error)
     }
 
+    /// The Knative autoscaler defaults: the `config-autoscaler` ConfigMap of namespace
+    /// `knative-serving` when the files hold one (and it is valid), upstream's otherwise.
+    pub fn kpa_config(&self) -> KpaConfig {
+        kpa_config(&self.objects)
+    }
+
+    /// Every autoscaling object, normalized (see [`convert::to_autoscaler`]).
+    pub fn autoscalers(&self) -> Vec<kinds::autoscaler::Autoscaler> {
+        let config = self.kpa_config();
+        self.objects
+            .iter()
+            .filter_map(|p| convert::to_autoscaler(&p.manifest, &config))
+            .collect()
+    }
+
     /// The findings of one severity.
     pub fn of(&self, severity: Severity) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics
@@ -101,9 +117,10 @@ pub fn check(sources: &[Source], mode: Mode) -> Manifests {
     for source in sources {
         read_source(source, &mut out);
     }
+    let config = kpa_config(&out.objects);
     for parsed in &out.objects {
         let mut issues = Issues::default();
-        rules(parsed, mode, &mut issues);
+        rules(parsed, mode, &config, &mut issues);
         out.diagnostics
             .extend(issues.0.into_iter().map(|i| parsed.place(i)));
     }
@@ -125,8 +142,25 @@ pub fn check(sources: &[Source], mode: Mode) -> Manifests {
     out
 }
 
+/// The namespace and name Knative reads its autoscaler defaults from.
+const CONFIG_AUTOSCALER: (&str, &str) = ("knative-serving", "config-autoscaler");
+
+fn is_config_autoscaler(c: &kinds::config::ConfigMap) -> bool {
+    (c.metadata.namespace_or_default(), c.metadata.name.as_str()) == CONFIG_AUTOSCALER
+}
+
+fn kpa_config(objects: &[Parsed]) -> KpaConfig {
+    objects
+        .iter()
+        .find_map(|p| match &p.manifest {
+            Manifest::ConfigMap(c) if is_config_autoscaler(c) => KpaConfig::from_map(&c.data).ok(),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// Per-object rules.
-fn rules(parsed: &Parsed, mode: Mode, issues: &mut Issues) {
+fn rules(parsed: &Parsed, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
     use kinds::workload::ImageRule;
     let images = match mode {
         Mode::Local => ImageRule::Optional,
@@ -135,7 +169,14 @@ fn rules(parsed: &Parsed, mode: Mode, issues: &mut Issues) {
     match &parsed.manifest {
         Manifest::Deployment(d) => d.validate(images, issues),
         Manifest::Service(s) => s.validate(issues),
-        Manifest::ConfigMap(c) => c.validate(issues),
+        Manifest::ConfigMap(c) => {
+            c.validate(issues);
+            if is_config_autoscaler(c)
+                && let Err(errors) = KpaConfig::from_map(&c.data)
+            {
+                issues.fields(errors);
+            }
+        }
         Manifest::Secret(s) => s.validate(issues),
         Manifest::Hpa(h) => {
             if h.api_version == "autoscaling/v2beta2" {
@@ -147,12 +188,18 @@ fn rules(parsed: &Parsed, mode: Mode, issues: &mut Issues) {
             kinds::hpa::validate_v2(h, issues);
         }
         Manifest::HpaV1(h) => kinds::hpa::validate_v1(h, issues),
-        Manifest::InferenceService(i) => i.validate(issues),
-        Manifest::KnativeService(k) => k.validate(issues),
+        Manifest::InferenceService(i) => {
+            i.validate(issues);
+            kinds::serverless::check_isvc(i, config, issues);
+        }
+        Manifest::KnativeService(k) => {
+            k.validate(issues);
+            kinds::serverless::check_ksvc(k, config, issues);
+        }
         Manifest::ScaledObject(s) => {
             s.validate(issues);
         }
-        Manifest::Autoscaler(a) => a.validate(issues),
+        Manifest::Autoscaler(a) => a.validate(config, issues),
     }
 }
 

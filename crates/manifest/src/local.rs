@@ -643,10 +643,11 @@ fn local_probe(
     declared: Option<u16>,
     names: &BTreeMap<&str, i64>,
 ) -> Option<LocalProbe> {
-    let port = |port: &IntOrString| -> Option<ProbePort> {
+    let port = |port: Option<&IntOrString>| -> Option<ProbePort> {
         let number = match port {
-            IntOrString::Int(n) => *n,
-            IntOrString::Str(name) => *names.get(name.as_str())?,
+            None => return Some(ProbePort::Serving),
+            Some(IntOrString::Int(n)) => *n,
+            Some(IntOrString::Str(name)) => *names.get(name.as_str())?,
         };
         let number = u16::try_from(number).ok()?;
         Some(if declared.is_none_or(|d| d == number) {
@@ -658,7 +659,7 @@ fn local_probe(
     let action = if let Some(h) = &p.http_get {
         ProbeAction::Http {
             path: h.path.clone().unwrap_or_else(|| "/".to_string()),
-            port: port(&h.port)?,
+            port: port(h.port.as_ref())?,
             https: h.scheme.as_deref() == Some("HTTPS"),
             headers: h
                 .http_headers
@@ -668,7 +669,7 @@ fn local_probe(
         }
     } else if let Some(t) = &p.tcp_socket {
         ProbeAction::Tcp {
-            port: port(&t.port)?,
+            port: port(t.port.as_ref())?,
         }
     } else if let Some(e) = &p.exec {
         ProbeAction::Exec {
@@ -677,7 +678,7 @@ fn local_probe(
     } else {
         let g = p.grpc.as_ref()?;
         ProbeAction::Grpc {
-            port: port(&IntOrString::Int(g.port))?,
+            port: port(Some(&IntOrString::Int(g.port)))?,
             service: g.service.clone(),
         }
     };

@@ -86,13 +86,26 @@ fn explain(error: &serde_saphyr::Error, root: &Node) -> TypeError {
         Some((path, node)) => (path.clone(), node.scalar().map(str::to_string)),
         None => (String::new(), None),
     };
-    let issue = if let Some(field) = between(&message, "missing field `", "`") {
+    if let Some(field) = between(&message, "missing field `", "`") {
         // Placed by path: at the key of the mapping that lacks the field.
-        let full = join(&path, field);
+        let mapping = pos.and_then(|p| mapping_at(root, p));
+        let parent = mapping.as_ref().map(|(p, _)| p.as_str()).unwrap_or(&path);
+        let full = join(parent, field);
+        let typo = mapping
+            .as_ref()
+            .and_then(|(_, node)| crate::suggest::near_key(node, field))
+            .map(|k| format!(" (found {k:?}: misspelled?)"))
+            .unwrap_or_default();
         return TypeError {
             pos: None,
-            issue: Issue::error(full, "Required value").at_key(),
+            issue: Issue::error(full, format!("Required value{typo}")).at_key(),
         };
+    }
+    let issue = if let Some(key) = between(&message, "duplicate mapping key: ", ",") {
+        Issue::error(
+            path,
+            format!("Duplicate value: the key {key:?} appears twice in this mapping; keep one"),
+        )
     } else if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (value, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
         let supported: Vec<String> = expected
@@ -146,6 +159,32 @@ fn join(parent: &str, field: &str) -> String {
     } else {
         format!("{parent}.{field}")
     }
+}
+
+/// The mapping that starts at `pos` or has a key there, with its path: where serde-saphyr
+/// reports a missing field.
+fn mapping_at(root: &Node, pos: Pos) -> Option<(String, &Node)> {
+    let mut found = None;
+    let mut stack = vec![(String::new(), root)];
+    while let Some((path, node)) = stack.pop() {
+        match &node.value {
+            Value::Map(entries) => {
+                if node.pos == pos || entries.iter().any(|e| e.key_pos == pos) {
+                    found = Some((path.clone(), node));
+                }
+                for e in entries {
+                    stack.push((join(&path, &e.key), &e.value));
+                }
+            }
+            Value::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    stack.push((format!("{path}[{i}]"), item));
+                }
+            }
+            Value::Scalar(_) | Value::Alias => {}
+        }
+    }
+    found
 }
 
 /// The deepest node starting at `pos`, with its path. A block mapping starts where its first
@@ -231,7 +270,10 @@ mod tests {
     #[test]
     fn missing_fields_and_bad_enums_name_the_field() {
         let err = parse("spec:\n  maxReplica: 3\n").expect_err("missing");
-        assert_eq!(err.issue.message, "spec.maxReplicas: Required value");
+        assert_eq!(
+            err.issue.message,
+            "spec.maxReplicas: Required value (found \"maxReplica\": misspelled?)"
+        );
         let err = parse("spec:\n  maxReplicas: 3\n  policy: Fastest\n").expect_err("enum");
         assert_eq!(
             err.issue.message,

@@ -18,14 +18,21 @@ struct Target<'a> {
     labels: &'a BTreeMap<String, String>,
 }
 
+/// A resource whose request a metric is relative to.
+struct Needs {
+    resource: String,
+    container: Option<String>,
+    path: String,
+}
+
 /// What an autoscaler says about its target.
 struct Reference<'a> {
     path: &'static str,
     kind: &'a str,
     name: &'a str,
-    /// Resources used as utilization (HPA) or cpu/memory triggers (KEDA), with the container
-    /// they are measured on when it is one container.
-    resources: Vec<(String, Option<String>)>,
+    /// Resources used as utilization (HPA) or cpu/memory triggers (KEDA): the resource, the
+    /// one container it is measured on (if one), and the path of the metric or trigger.
+    resources: Vec<Needs>,
     /// KEDA makes missing requests an admission error; the HPA only fails at runtime.
     requests_required: bool,
 }
@@ -65,6 +72,10 @@ pub(crate) fn check(objects: &[Parsed], mode: Mode) -> Vec<(usize, Issue)> {
             }
             continue;
         };
+        if reference.name.is_empty() {
+            // The object's own validation already says the name is required.
+            continue;
+        }
         let ns = p.manifest.metadata().namespace_or_default();
         let key = (
             supported_kind(reference.kind).unwrap_or(""),
@@ -108,13 +119,14 @@ pub(crate) fn check(objects: &[Parsed], mode: Mode) -> Vec<(usize, Issue)> {
             }
         }
         if let Some(first) = scaled_by.insert(key, index) {
+            // Alternatives side by side (as the seed tutorial offers them) are fine to check;
+            // run together, upstream's HPA controller stops both (AmbiguousSelector).
             found.push((
                 index,
-                Issue::error(
+                Issue::warning(
                     format!("{}.name", reference.path),
                     format!(
-                        "Invalid value: {:?}: {kind} {:?} is already scaled by {} ({}:{}); two autoscalers on one workload fight over its replicas",
-                        reference.name,
+                        "{kind} {:?} is also scaled by {} ({}:{}): run only one of them; together they fight over its replicas (Kubernetes stops both with AmbiguousSelector)",
                         reference.name,
                         objects[first].manifest.reference(),
                         objects[first].file,
@@ -145,18 +157,27 @@ fn supported_kind(kind: &str) -> Option<&'static str> {
 }
 
 fn reference(manifest: &Manifest) -> Option<Reference<'_>> {
-    let utilization = |metrics: &[MetricSpec]| -> Vec<(String, Option<String>)> {
+    let utilization = |metrics: &[MetricSpec]| -> Vec<Needs> {
         metrics
             .iter()
-            .filter_map(|m| {
+            .enumerate()
+            .filter_map(|(i, m)| {
+                let path = format!("spec.metrics[{i}]");
                 if let Some(r) = &m.resource
                     && r.target.kind == MetricTargetType::Utilization
                 {
-                    return Some((r.name.clone(), None));
+                    return Some(Needs {
+                        resource: r.name.clone(),
+                        container: None,
+                        path,
+                    });
                 }
                 let c = m.container_resource.as_ref()?;
-                (c.target.kind == MetricTargetType::Utilization)
-                    .then(|| (c.name.clone(), Some(c.container.clone())))
+                (c.target.kind == MetricTargetType::Utilization).then(|| Needs {
+                    resource: c.name.clone(),
+                    container: Some(c.container.clone()),
+                    path,
+                })
             })
             .collect()
     };
@@ -172,7 +193,15 @@ fn reference(manifest: &Manifest) -> Option<Reference<'_>> {
             path: "spec.scaleTargetRef",
             kind: &h.spec.scale_target_ref.kind,
             name: &h.spec.scale_target_ref.name,
-            resources: vec![("cpu".to_string(), None)],
+            resources: vec![Needs {
+                resource: "cpu".to_string(),
+                container: None,
+                path: if h.spec.target_cpu_utilization_percentage.is_some() {
+                    "spec.targetCPUUtilizationPercentage".to_string()
+                } else {
+                    "spec".to_string()
+                },
+            }],
             requests_required: false,
         }),
         Manifest::ScaledObject(s) => Some(Reference {
@@ -188,12 +217,12 @@ fn reference(manifest: &Manifest) -> Option<Reference<'_>> {
                 .spec
                 .triggers
                 .iter()
-                .filter(|t| matches!(t.trigger_type.as_str(), "cpu" | "memory"))
-                .map(|t| {
-                    (
-                        t.trigger_type.clone(),
-                        t.metadata.get("containerName").cloned(),
-                    )
+                .enumerate()
+                .filter(|(_, t)| matches!(t.trigger_type.as_str(), "cpu" | "memory"))
+                .map(|(i, t)| Needs {
+                    resource: t.trigger_type.clone(),
+                    container: t.metadata.get("containerName").cloned(),
+                    path: format!("spec.triggers[{i}]"),
                 })
                 .collect(),
             requests_required: true,
@@ -219,7 +248,12 @@ fn check_requests(
     index: usize,
     found: &mut Vec<(usize, Issue)>,
 ) {
-    for (resource, only) in &reference.resources {
+    for Needs {
+        resource,
+        container: only,
+        path,
+    } in &reference.resources
+    {
         let lacking = target.containers.iter().find(|c| {
             only.as_ref().is_none_or(|n| *n == c.name)
                 && c.resources.effective_request(resource).is_none()
@@ -227,7 +261,7 @@ fn check_requests(
         let Some(container) = lacking else { continue };
         let issue = if reference.requests_required {
             Issue::error(
-                reference.path,
+                path.clone(),
                 format!(
                     "the scaledobject has a {resource} trigger but the container {} doesn't have the {resource} request defined; add resources.requests.{resource} to {} {}",
                     container.name, target.kind, reference.name
@@ -235,7 +269,7 @@ fn check_requests(
             )
         } else {
             Issue::warning(
-                reference.path,
+                path.clone(),
                 format!(
                     "a {resource} utilization target needs a {resource} request on every container, and container {:?} of {} {:?} has none: the HPA reports FailedGetResourceMetric and does not scale; add resources.requests.{resource}",
                     container.name, target.kind, reference.name

@@ -50,9 +50,28 @@ fn best_match(field: &str) -> Option<&'static str> {
     FIELDS
         .iter()
         .map(|f| (distance(&lower, &f.to_ascii_lowercase()), *f))
-        .filter(|(d, f)| *d <= 2.min(f.len() / 3))
+        .filter(|(d, f)| *d <= 2.min(f.len() / 3) && *f != field)
         .min_by_key(|(d, _)| *d)
         .map(|(_, f)| f)
+}
+
+/// A key of `mapping` that is a near miss of `field` (for "missing field" errors).
+pub(crate) fn near_key<'a>(mapping: &'a crate::yaml::index::Node, field: &str) -> Option<&'a str> {
+    let crate::yaml::index::Value::Map(entries) = &mapping.value else {
+        return None;
+    };
+    let lower = field.to_ascii_lowercase();
+    entries
+        .iter()
+        .map(|e| {
+            (
+                distance(&e.key.to_ascii_lowercase(), &lower),
+                e.key.as_str(),
+            )
+        })
+        .filter(|(d, k)| *d <= 2.min(field.len() / 3) && *k != field)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
 /// Levenshtein distance.

@@ -48,9 +48,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into());
     }
     let autoscalers: Vec<serde_json::Value> = checked
-        .objects
+        .autoscalers()
         .iter()
-        .filter_map(|p| ebb_manifest::convert::to_autoscaler(&p.manifest))
         .map(serde_json::to_value)
         .collect::<Result<_, _>>()?;
     if autoscalers.is_empty() {

@@ -9,6 +9,7 @@ use ebb_core::FieldError;
 use ebb_core::hpa::spec::{
     Behavior, CrossVersionObjectReference, HpaSpec, MetricSourceType, MetricSpec,
 };
+use ebb_core::kpa::{KpaConfig, KpaSettings};
 use serde::{Deserialize, Serialize};
 
 use super::keda::Fallback;
@@ -51,6 +52,10 @@ pub struct AutoscalerSpec {
     /// HPA behavior (class hpa).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behavior: Option<Behavior>,
+    /// Knative settings (class kpa): every `autoscaling.knative.dev/*` annotation, typed, and
+    /// containerConcurrency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpa: Option<KpaSettings>,
     /// KEDA lifecycle settings, when the source was a ScaledObject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keda: Option<KedaSettings>,
@@ -145,18 +150,29 @@ impl AutoscalerSpec {
 impl Autoscaler {
     /// Rules of the Autoscaler kind: the HPA rules for class hpa, and the consistency of the
     /// KEDA and external-metric parts.
-    pub(crate) fn validate(&self, issues: &mut Issues) {
+    pub(crate) fn validate(&self, config: &KpaConfig, issues: &mut Issues) {
         issues.fields(validate_name(&self.metadata.name, NameRule::Subdomain));
         let spec = &self.spec;
         match spec.class {
-            AutoscalerClass::Hpa => match spec.hpa_spec() {
-                Some(hpa) => super::hpa::validate_spec(&hpa, "spec", issues, |e| e),
-                None => issues.field(FieldError::required(
-                    "spec.maxReplicas",
-                    "class hpa needs an upper bound",
-                )),
-            },
+            AutoscalerClass::Hpa => {
+                match spec.hpa_spec() {
+                    Some(hpa) => super::hpa::validate_spec(&hpa, "spec", issues, |e| e),
+                    None => issues.field(FieldError::required(
+                        "spec.maxReplicas",
+                        "class hpa needs an upper bound",
+                    )),
+                }
+                if spec.kpa.is_some() {
+                    issues.field(FieldError::forbidden(
+                        "spec.kpa",
+                        "only for class kpa; class hpa takes the HPA fields",
+                    ));
+                }
+            }
             AutoscalerClass::Kpa => {
+                if let Some(kpa) = &spec.kpa {
+                    issues.fields(kpa.validate(config, "spec.kpa"));
+                }
                 for (field, set) in [
                     ("minReplicas", spec.min_replicas.is_some()),
                     ("maxReplicas", spec.max_replicas.is_some()),

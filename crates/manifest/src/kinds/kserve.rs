@@ -8,7 +8,9 @@ use ebb_core::FieldError;
 use serde::{Deserialize, Serialize};
 
 use super::meta::{NameRule, Object, ObjectMeta, quoted, validate_name};
-use super::pod::{Container, ContainerPort, EnvVar, ResourceRequirements, validate_containers};
+use super::pod::{
+    Container, ContainerPort, ContainerRules, EnvVar, ResourceRequirements, validate_containers,
+};
 use crate::diagnostic::Issues;
 
 /// serving.kserve.io/v1beta1 InferenceService.
@@ -210,6 +212,13 @@ const MAX_REVISION_TIMEOUT: i64 = 600;
 /// Ports Knative's queue-proxy uses.
 const RESERVED_PORTS: &[i64] = &[8012, 8013, 8022, 9090, 9091];
 
+/// KServe and Knative name unnamed containers and require images.
+const PLATFORM_CONTAINERS: ContainerRules = ContainerRules {
+    names_required: false,
+    image_required: true,
+    probe_ports_required: false,
+};
+
 /// KServe's default when `minReplicas` is not set.
 pub const KSERVE_DEFAULT_MIN_REPLICAS: i32 = 1;
 
@@ -281,7 +290,7 @@ impl InferenceService {
                 &["cpu", "memory", "concurrency", "rps"],
             ));
         }
-        validate_containers(&p.containers, "spec.predictor", true, issues);
+        validate_containers(&p.containers, "spec.predictor", PLATFORM_CONTAINERS, issues);
     }
 }
 
@@ -314,7 +323,12 @@ impl KnativeService {
                 "must specify at least one container",
             ));
         }
-        validate_containers(&spec.containers, "spec.template.spec", true, issues);
+        validate_containers(
+            &spec.containers,
+            "spec.template.spec",
+            PLATFORM_CONTAINERS,
+            issues,
+        );
         let with_ports = spec
             .containers
             .iter()

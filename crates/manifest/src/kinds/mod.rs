@@ -8,6 +8,7 @@ pub mod keda;
 pub mod kserve;
 pub mod meta;
 pub mod pod;
+pub mod serverless;
 pub mod workload;
 
 use serde::de::DeserializeOwned;

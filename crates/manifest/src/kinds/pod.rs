@@ -231,8 +231,9 @@ pub struct HttpGetAction {
     /// Request path (default `/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Port number or container port name.
-    pub port: IntOrString,
+    /// Port number or container port name (Knative and KServe default it to the serving port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<IntOrString>,
     /// Host (default: the pod's IP; locally 127.0.0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -257,8 +258,9 @@ pub struct HttpHeader {
 /// `tcpSocket`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpSocketAction {
-    /// Port number or container port name.
-    pub port: IntOrString,
+    /// Port number or container port name (Knative and KServe default it to the serving port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<IntOrString>,
     /// Host (default: the pod's IP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -292,8 +294,7 @@ enum ProbeKind {
 
 impl PodSpec {
     /// API-server rules for the containers and the grace period. `prefix` is the path of this
-    /// pod spec in its document; `image_required` is false where the platform provides the
-    /// image (KServe model runtimes).
+    /// pod spec in its document; `image_required` is false where ebb runs a local command.
     pub(crate) fn validate(&self, prefix: &str, image_required: bool, issues: &mut Issues) {
         if self.containers.is_empty() {
             issues.field(FieldError::required(
@@ -301,7 +302,12 @@ impl PodSpec {
                 "must specify at least one container",
             ));
         }
-        validate_containers(&self.containers, prefix, image_required, issues);
+        let rules = ContainerRules {
+            names_required: true,
+            image_required,
+            probe_ports_required: true,
+        };
+        validate_containers(&self.containers, prefix, rules, issues);
         if let Some(grace) = self.termination_grace_period_seconds
             && grace < 0
         {
@@ -314,17 +320,30 @@ impl PodSpec {
     }
 }
 
+/// What a platform requires of its containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContainerRules {
+    /// Pods need names; Knative and KServe name unnamed containers themselves.
+    pub(crate) names_required: bool,
+    /// Clusters need images; locally ebb runs a command.
+    pub(crate) image_required: bool,
+    /// Pods need probe ports; Knative and KServe default them to the serving port.
+    pub(crate) probe_ports_required: bool,
+}
+
 /// Rules for a list of containers at `{prefix}.containers`.
 pub(crate) fn validate_containers(
     containers: &[Container],
     prefix: &str,
-    image_required: bool,
+    rules: ContainerRules,
     issues: &mut Issues,
 ) {
     let mut names = BTreeSet::new();
     for (i, c) in containers.iter().enumerate() {
         let path = format!("{prefix}.containers[{i}]");
-        if c.name.is_empty() {
+        if c.name.is_empty() && !rules.names_required {
+            // Defaulted by the platform (user-container, kserve-container).
+        } else if c.name.is_empty() {
             issues.field(FieldError::required(format!("{path}.name"), ""));
         } else if !ebb_core::hpa::spec::is_dns1123_label(&c.name) {
             issues.field(FieldError::invalid(
@@ -338,15 +357,15 @@ pub(crate) fn validate_containers(
                 format!("Duplicate value: {}", quoted(&c.name)),
             );
         }
-        if image_required && c.image.as_deref().is_none_or(str::is_empty) {
+        if rules.image_required && c.image.as_deref().is_none_or(str::is_empty) {
             issues.field(FieldError::required(format!("{path}.image"), ""));
         }
-        c.validate(&path, issues);
+        c.validate(&path, rules, issues);
     }
 }
 
 impl Container {
-    fn validate(&self, path: &str, issues: &mut Issues) {
+    fn validate(&self, path: &str, rules: ContainerRules, issues: &mut Issues) {
         let mut port_names = BTreeSet::new();
         for (i, port) in self.ports.iter().enumerate() {
             let pp = format!("{path}.ports[{i}]");
@@ -392,7 +411,12 @@ impl Container {
             (ProbeKind::Startup, "startupProbe", &self.startup_probe),
         ] {
             if let Some(p) = probe {
-                p.validate(kind, &format!("{path}.{field}"), &port_names, issues);
+                let context = ProbeContext {
+                    kind,
+                    port_names: &port_names,
+                    port_required: rules.probe_ports_required,
+                };
+                p.validate(&context, &format!("{path}.{field}"), issues);
             }
         }
     }
@@ -532,14 +556,16 @@ impl ResourceRequirements {
     }
 }
 
+/// What a probe is checked against.
+struct ProbeContext<'a> {
+    kind: ProbeKind,
+    port_names: &'a BTreeSet<&'a str>,
+    port_required: bool,
+}
+
 impl Probe {
-    fn validate(
-        &self,
-        kind: ProbeKind,
-        path: &str,
-        port_names: &BTreeSet<&str>,
-        issues: &mut Issues,
-    ) {
+    fn validate(&self, context: &ProbeContext<'_>, path: &str, issues: &mut Issues) {
+        let kind = context.kind;
         let handlers = [
             ("exec", self.exec.is_some()),
             ("httpGet", self.http_get.is_some()),
@@ -590,7 +616,12 @@ impl Probe {
             ));
         }
         if let Some(h) = &self.http_get {
-            validate_probe_port(&h.port, &format!("{path}.httpGet.port"), port_names, issues);
+            validate_probe_port(
+                h.port.as_ref(),
+                &format!("{path}.httpGet.port"),
+                context,
+                issues,
+            );
             if let Some(scheme) = &h.scheme
                 && !matches!(scheme.as_str(), "HTTP" | "HTTPS")
             {
@@ -603,9 +634,9 @@ impl Probe {
         }
         if let Some(t) = &self.tcp_socket {
             validate_probe_port(
-                &t.port,
+                t.port.as_ref(),
                 &format!("{path}.tcpSocket.port"),
-                port_names,
+                context,
                 issues,
             );
         }
@@ -627,11 +658,17 @@ impl Probe {
 }
 
 fn validate_probe_port(
-    port: &IntOrString,
+    port: Option<&IntOrString>,
     path: &str,
-    port_names: &BTreeSet<&str>,
+    context: &ProbeContext<'_>,
     issues: &mut Issues,
 ) {
+    let Some(port) = port else {
+        if context.port_required {
+            issues.field(FieldError::required(path, ""));
+        }
+        return;
+    };
     match port {
         IntOrString::Int(n) if !(1..=65535).contains(n) => issues.field(FieldError::invalid(
             path,
@@ -642,7 +679,7 @@ fn validate_probe_port(
         IntOrString::Str(name) => {
             if let Some(why) = port_name_problem(name) {
                 issues.field(FieldError::invalid(path, quoted(name), why));
-            } else if !port_names.contains(name.as_str()) {
+            } else if !context.port_names.contains(name.as_str()) {
                 issues.field(FieldError::invalid(
                     path,
                     quoted(name),
@@ -677,13 +714,19 @@ mod tests {
                 command: vec!["true".into()],
             }),
             tcp_socket: Some(TcpSocketAction {
-                port: IntOrString::Int(8080),
+                port: Some(IntOrString::Int(8080)),
                 host: None,
             }),
             ..Probe::default()
         };
-        probe.validate(ProbeKind::Liveness, "p", &BTreeSet::new(), &mut issues);
-        Probe::default().validate(ProbeKind::Readiness, "q", &BTreeSet::new(), &mut issues);
+        let names = BTreeSet::new();
+        let context = |kind| ProbeContext {
+            kind,
+            port_names: &names,
+            port_required: true,
+        };
+        probe.validate(&context(ProbeKind::Liveness), "p", &mut issues);
+        Probe::default().validate(&context(ProbeKind::Readiness), "q", &mut issues);
         assert_eq!(
             messages(&issues),
             [
