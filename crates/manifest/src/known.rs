@@ -107,7 +107,6 @@ const SERVICE_SPEC: &[&str] = &[
 
 /// KServe component extension and framework fields ebb reads no further.
 const PREDICTOR: &[&str] = &[
-    "annotations",
     "autoScaling",
     "batcher",
     "canaryTrafficPercent",

@@ -142,6 +142,34 @@ pub fn check(sources: &[Source], mode: Mode) -> Manifests {
     out
 }
 
+/// A finding about one object, by field path (no file position).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The field path, e.g. `spec.kpa.window`; empty for the whole object.
+    pub path: String,
+    /// What is wrong and what would be valid; starts with the path when there is one.
+    pub message: String,
+}
+
+/// The rules of one object on its own — no references to other objects, no positions — for
+/// callers that hold an object parsed some other way, such as an `autoscaler:` embedded in an
+/// `ebb decide` scenario. `config` is the Knative defaults the annotations are checked against.
+pub fn validate_object(manifest: &Manifest, mode: Mode, config: &KpaConfig) -> Vec<Finding> {
+    let mut issues = Issues::default();
+    rules_of(manifest, mode, config, &mut issues);
+    issues
+        .0
+        .into_iter()
+        .map(|i| Finding {
+            severity: i.severity,
+            path: i.path,
+            message: i.message,
+        })
+        .collect()
+}
+
 /// The namespace and name Knative reads its autoscaler defaults from.
 const CONFIG_AUTOSCALER: (&str, &str) = ("knative-serving", "config-autoscaler");
 
@@ -161,12 +189,16 @@ fn kpa_config(objects: &[Parsed]) -> KpaConfig {
 
 /// Per-object rules.
 fn rules(parsed: &Parsed, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
+    rules_of(&parsed.manifest, mode, config, issues);
+}
+
+fn rules_of(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
     use kinds::workload::ImageRule;
     let images = match mode {
         Mode::Local => ImageRule::Optional,
         Mode::Cluster => ImageRule::Required,
     };
-    match &parsed.manifest {
+    match manifest {
         Manifest::Deployment(d) => d.validate(images, issues),
         Manifest::Service(s) => s.validate(issues),
         Manifest::ConfigMap(c) => {

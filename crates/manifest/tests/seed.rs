@@ -196,3 +196,34 @@ fn converted_autoscalers_read_back_unchanged() {
     }
     assert!(checked >= 9, "only {checked} autoscalers converted");
 }
+
+/// How `ebb decide` can take a converted Autoscaler as it is: plain serde into the public
+/// type, the object's own rules, then the HPA spec or the KPA settings the engines run.
+#[test]
+fn a_converted_autoscaler_is_plain_serde_for_embedding_callers() {
+    let seed = seed();
+    for name in ["app-fastapi", "custom-model-autoscaling"] {
+        let converted = autoscaler(&seed, name);
+        let yaml = ebb_manifest::yaml::to_yaml(&serde_json::to_value(&converted).expect("json"));
+        let scenario = format!(
+            "autoscaler:\n{}",
+            yaml.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        #[derive(serde::Deserialize)]
+        struct Scenario {
+            autoscaler: Autoscaler,
+        }
+        let read: Scenario = serde_saphyr::from_str(&scenario).expect("reads as plain serde");
+        assert_eq!(read.autoscaler, converted);
+        let findings = ebb_manifest::validate_object(
+            &Manifest::Autoscaler(read.autoscaler.clone()),
+            Mode::Cluster,
+            &KpaConfig::default(),
+        );
+        assert!(findings.is_empty(), "{findings:#?}");
+        match read.autoscaler.spec.class {
+            AutoscalerClass::Hpa => assert!(read.autoscaler.spec.hpa_spec().is_some()),
+            AutoscalerClass::Kpa => assert!(read.autoscaler.spec.kpa.is_some()),
+        }
+    }
+}

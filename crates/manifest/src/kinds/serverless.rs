@@ -51,75 +51,78 @@ pub(crate) fn is_serverless(isvc: &InferenceService) -> bool {
         .is_none_or(|m| matches!(m.as_str(), "Serverless" | "Knative"))
 }
 
-/// The annotations KServe gives the Knative revision: the InferenceService's own, with the
-/// class defaulted to KPA, target/metric from scaleTarget/scaleMetric, min-scale from
-/// minReplicas (default 1) and max-scale from maxReplicas when set — replacing what the
-/// annotations said. Warns where a user's annotation is replaced by a different value.
+/// The annotations KServe gives the Knative revision: the InferenceService's own merged with
+/// `spec.predictor.annotations` (which win), the class defaulted to KPA, and target, metric,
+/// min-scale and max-scale written from scaleTarget, scaleMetric, minReplicas (default 1) and
+/// maxReplicas (when set) — replacing what the annotations said. Warns where a user's
+/// annotation is replaced by a different value.
 pub(crate) fn isvc_revision(isvc: &InferenceService, issues: &mut Issues) -> Revision {
     let p = &isvc.spec.predictor;
     let mut annotations = isvc.metadata.annotations.clone();
+    // Where each value came from, when not from metadata.annotations.
     let mut origins = BTreeMap::new();
+    for (k, v) in &p.annotations {
+        annotations.insert(k.clone(), v.clone());
+        origins.insert(k.clone(), format!("spec.predictor.annotations[{k}]"));
+    }
     annotations
         .entry(key("class"))
         .or_insert_with(|| KPA_CLASS.to_string());
     let min = p.min_replicas.unwrap_or(KSERVE_DEFAULT_MIN_REPLICAS);
-    let mut written = vec![(
-        "min-scale",
-        Some("minScale"),
-        "spec.predictor.minReplicas",
-        Some(min.to_string()),
-    )];
-    written.push((
-        "max-scale",
-        Some("maxScale"),
-        "spec.predictor.maxReplicas",
-        p.max_replicas.filter(|m| *m != 0).map(|m| m.to_string()),
-    ));
-    written.push((
-        "target",
-        None,
-        "spec.predictor.scaleTarget",
-        p.scale_target.map(|t| t.to_string()),
-    ));
-    written.push((
-        "metric",
-        None,
-        "spec.predictor.scaleMetric",
-        p.scale_metric.clone(),
-    ));
-    for (name, alias, origin, value) in written {
+    let written = [
+        (
+            "target",
+            None,
+            "scaleTarget",
+            p.scale_target.map(|t| t.to_string()),
+        ),
+        ("metric", None, "scaleMetric", p.scale_metric.clone()),
+        (
+            "min-scale",
+            Some("minScale"),
+            "minReplicas",
+            Some(min.to_string()),
+        ),
+        (
+            "max-scale",
+            Some("maxScale"),
+            "maxReplicas",
+            p.max_replicas.filter(|m| *m != 0).map(|m| m.to_string()),
+        ),
+    ];
+    for (name, alias, field, value) in written {
         let Some(value) = value else { continue };
         let full = key(name);
-        let before = annotations
-            .get(&full)
-            .map(|v| (full.clone(), v.clone()))
-            .or_else(|| {
-                let alias = key(alias?);
-                annotations.get(&alias).map(|v| (alias, v.clone()))
-            });
-        if let Some((user_key, user_value)) = before
-            && user_value != value
-        {
-            let how = if origin.ends_with("minReplicas") && p.min_replicas.is_none() {
-                format!("{origin} (unset, KServe's default {KSERVE_DEFAULT_MIN_REPLICAS})")
-            } else {
-                origin.to_string()
+        let origin = format!("spec.predictor.{field}");
+        let keys = [Some(full.clone()), alias.map(key)];
+        for user_key in keys.into_iter().flatten() {
+            let Some(user_value) = annotations.get(&user_key).cloned() else {
+                continue;
             };
-            let fix = if name == "min-scale" && user_value == "0" {
-                "; set spec.predictor.minReplicas: 0 to scale to zero"
-            } else {
-                ""
-            };
-            issues.warning(
-                format!("metadata.annotations[{user_key}]"),
-                format!("{user_value:?} is replaced by KServe with {value:?} from {how}{fix}"),
-            );
-            if user_key != full {
-                annotations.remove(&user_key);
+            if user_value != value {
+                let how = if field == "minReplicas" && p.min_replicas.is_none() {
+                    format!("{origin} (unset, KServe's default {KSERVE_DEFAULT_MIN_REPLICAS})")
+                } else {
+                    origin.clone()
+                };
+                let fix = if name == "min-scale" && user_value == "0" {
+                    "; set spec.predictor.minReplicas: 0 to scale to zero"
+                } else {
+                    ""
+                };
+                let at = origins
+                    .get(&user_key)
+                    .cloned()
+                    .unwrap_or_else(|| format!("metadata.annotations[{user_key}]"));
+                issues.warning(
+                    at,
+                    format!("{user_value:?} is replaced by KServe with {value:?} from {how}{fix}"),
+                );
             }
+            annotations.remove(&user_key);
         }
         annotations.insert(full.clone(), value);
-        origins.insert(full, origin.to_string());
+        origins.insert(full, origin);
     }
     Revision {
         annotations,

@@ -6,11 +6,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+mod env;
+mod probe;
+
+pub use probe::{LocalProbe, ProbeAction, ProbePort};
+
 use crate::diagnostic::Issue;
-use crate::kinds::config::{ConfigMap, Secret};
-use crate::kinds::meta::{IntOrString, ObjectMeta};
-use crate::kinds::pod::{Container, EnvVar, Probe};
+use crate::kinds::meta::ObjectMeta;
+use crate::kinds::pod::{Container, Probe};
 use crate::{Manifest, Parsed, shell};
+use env::{Lookups, environment};
+use probe::local_probe;
 
 /// The annotation that gives the local command line (shell words; `{port}` allowed).
 pub const COMMAND_ANNOTATION: &str = "ebb.dev/command";
@@ -76,65 +82,6 @@ pub struct LocalProcess {
     pub cpu_request_milli: Option<i64>,
     /// Memory request (bytes), the base of memory utilization.
     pub memory_request_bytes: Option<i64>,
-}
-
-/// A probe with Kubernetes' defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalProbe {
-    /// What to check.
-    pub action: ProbeAction,
-    /// Before the first check.
-    pub initial_delay: Duration,
-    /// Per check.
-    pub timeout: Duration,
-    /// Between checks.
-    pub period: Duration,
-    /// Successes in a row to pass.
-    pub success_threshold: u32,
-    /// Failures in a row to fail.
-    pub failure_threshold: u32,
-}
-
-/// A probe's check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeAction {
-    /// GET `path` must answer 200–399.
-    Http {
-        /// Request path.
-        path: String,
-        /// Which port.
-        port: ProbePort,
-        /// `http` or `https`.
-        https: bool,
-        /// Extra headers.
-        headers: Vec<(String, String)>,
-    },
-    /// A TCP connect must succeed.
-    Tcp {
-        /// Which port.
-        port: ProbePort,
-    },
-    /// The command must exit 0.
-    Exec {
-        /// Program and arguments.
-        command: Vec<String>,
-    },
-    /// gRPC health check.
-    Grpc {
-        /// Which port.
-        port: ProbePort,
-        /// Service name.
-        service: Option<String>,
-    },
-}
-
-/// Which port a probe targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbePort {
-    /// The container's serving port: locally, the replica's own port.
-    Serving,
-    /// Another fixed port.
-    Fixed(u16),
 }
 
 impl LocalProcess {
@@ -213,34 +160,56 @@ pub fn workloads(objects: &[Parsed]) -> Vec<LocalWorkload> {
         .collect()
 }
 
-/// ConfigMaps and Secrets by (namespace, name).
-struct Lookups<'a> {
-    config_maps: BTreeMap<(&'a str, &'a str), &'a ConfigMap>,
-    secrets: BTreeMap<(&'a str, &'a str), &'a Secret>,
+/// A Service of the files: where ebb listens locally and which workloads answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalService {
+    /// Service name.
+    pub name: String,
+    /// Namespace (default `default`).
+    pub namespace: String,
+    /// Its ports (`port` of each entry): where clients connect.
+    pub ports: Vec<u16>,
+    /// The workloads whose pods the selector matches, by name.
+    pub workloads: Vec<String>,
 }
 
-impl<'a> Lookups<'a> {
-    fn new(objects: &'a [Parsed]) -> Self {
-        let mut config_maps = BTreeMap::new();
-        let mut secrets = BTreeMap::new();
-        for p in objects {
-            let meta = p.manifest.metadata();
-            let key = (meta.namespace_or_default(), meta.name.as_str());
-            match &p.manifest {
-                Manifest::ConfigMap(c) => {
-                    config_maps.insert(key, c);
-                }
-                Manifest::Secret(s) => {
-                    secrets.insert(key, s);
-                }
-                _ => {}
+/// The v1 Services of a set of manifests and the local workloads each one selects.
+pub fn services(objects: &[Parsed]) -> Vec<LocalService> {
+    let local = workloads(objects);
+    objects
+        .iter()
+        .filter_map(|p| match &p.manifest {
+            Manifest::Service(s) => Some(s),
+            _ => None,
+        })
+        .map(|s| {
+            let namespace = s.metadata.namespace_or_default().to_string();
+            let selector = ebb_core::hpa::spec::LabelSelector {
+                match_labels: s.spec.selector.clone(),
+                match_expressions: Vec::new(),
+            };
+            let workloads = local
+                .iter()
+                .filter(|w| {
+                    w.namespace == namespace
+                        && !s.spec.selector.is_empty()
+                        && crate::kinds::workload::label_selector_matches(&selector, &w.labels)
+                })
+                .map(|w| w.name.clone())
+                .collect();
+            LocalService {
+                name: s.metadata.name.clone(),
+                namespace,
+                ports: s
+                    .spec
+                    .ports
+                    .iter()
+                    .filter_map(|p| u16::try_from(p.port).ok())
+                    .collect(),
+                workloads,
             }
-        }
-        Lookups {
-            config_maps,
-            secrets,
-        }
-    }
+        })
+        .collect()
 }
 
 /// The pieces of a workload that matter for running it, wherever the kind keeps them.
@@ -500,204 +469,6 @@ fn container_argv(
     };
     issues.push(Issue::error(path, message).at_key());
     None
-}
-
-/// `PORT` first, then the container's variables with `valueFrom` resolved where the files
-/// allow. Returns the variables and the names to inherit from ebb's environment.
-fn environment(
-    c: &Container,
-    path: &str,
-    namespace: &str,
-    kind: WorkloadKind,
-    lookups: &Lookups<'_>,
-    issues: &mut Vec<Issue>,
-) -> (Vec<(String, String)>, Vec<String>) {
-    let mut env = vec![("PORT".to_string(), PORT_PLACEHOLDER.to_string())];
-    let mut inherited = Vec::new();
-    for (i, var) in c.env.iter().enumerate() {
-        let vp = format!("{path}.env[{i}]");
-        if var.name == "PORT" {
-            if kind == WorkloadKind::Deployment {
-                issues.push(Issue::warning(
-                    format!("{vp}.name"),
-                    "PORT is set by ebb to each replica's own port; this value is not used locally",
-                ));
-            }
-            continue;
-        }
-        match resolve(var, &vp, namespace, lookups, issues) {
-            Resolved::Value(v) => env.push((var.name.clone(), v)),
-            Resolved::Inherit => inherited.push(var.name.clone()),
-            Resolved::Unset => {}
-        }
-    }
-    (env, inherited)
-}
-
-enum Resolved {
-    Value(String),
-    Inherit,
-    Unset,
-}
-
-fn resolve(
-    var: &EnvVar,
-    path: &str,
-    namespace: &str,
-    lookups: &Lookups<'_>,
-    issues: &mut Vec<Issue>,
-) -> Resolved {
-    let Some(from) = &var.value_from else {
-        return Resolved::Value(var.value.clone().unwrap_or_default());
-    };
-    let unavailable = |issues: &mut Vec<Issue>, field: &str, what: String| {
-        issues.push(Issue::warning(
-            format!("{path}.valueFrom.{field}"),
-            format!(
-                "{what} is not in the given files, so {} is not available locally; ebb passes it through from its own environment when set there",
-                var.name
-            ),
-        ));
-        Resolved::Inherit
-    };
-    if let Some(r) = &from.config_map_key_ref {
-        let found = lookups
-            .config_maps
-            .get(&(namespace, r.name.as_str()))
-            .map(|cm| cm.data.get(&r.key));
-        return match found {
-            Some(Some(v)) => Resolved::Value(v.clone()),
-            Some(None) if r.optional == Some(true) => Resolved::Unset,
-            Some(None) => {
-                issues.push(Issue::error(
-                    format!("{path}.valueFrom.configMapKeyRef.key"),
-                    format!(
-                        "Invalid value: {:?}: ConfigMap {:?} has no such key",
-                        r.key, r.name
-                    ),
-                ));
-                Resolved::Unset
-            }
-            None => unavailable(issues, "configMapKeyRef", format!("ConfigMap {:?}", r.name)),
-        };
-    }
-    if let Some(r) = &from.secret_key_ref {
-        let found = lookups
-            .secrets
-            .get(&(namespace, r.name.as_str()))
-            .map(|s| s.value(&r.key));
-        return match found {
-            Some(Some(v)) => Resolved::Value(v),
-            Some(None) if r.optional == Some(true) => Resolved::Unset,
-            Some(None) => {
-                issues.push(Issue::error(
-                    format!("{path}.valueFrom.secretKeyRef.key"),
-                    format!(
-                        "Invalid value: {:?}: Secret {:?} has no such key (or its value is not UTF-8)",
-                        r.key, r.name
-                    ),
-                ));
-                Resolved::Unset
-            }
-            None => unavailable(issues, "secretKeyRef", format!("Secret {:?}", r.name)),
-        };
-    }
-    if let Some(f) = &from.field_ref {
-        let value = match f.field_path.as_str() {
-            "metadata.namespace" => Some(namespace.to_string()),
-            "status.podIP" | "status.hostIP" => Some("127.0.0.1".to_string()),
-            "spec.nodeName" => Some("localhost".to_string()),
-            "spec.serviceAccountName" => Some("default".to_string()),
-            _ => None,
-        };
-        return match value {
-            Some(v) => Resolved::Value(v),
-            None => {
-                issues.push(Issue::warning(
-                    format!("{path}.valueFrom.fieldRef.fieldPath"),
-                    format!(
-                        "{:?} has no local value; {} is left unset (local values exist for metadata.namespace, status.podIP, status.hostIP, spec.nodeName, spec.serviceAccountName)",
-                        f.field_path, var.name
-                    ),
-                ));
-                Resolved::Unset
-            }
-        };
-    }
-    if from.resource_field_ref.is_some() {
-        issues.push(Issue::warning(
-            format!("{path}.valueFrom.resourceFieldRef"),
-            format!(
-                "not resolved locally; {} is passed through from ebb's environment when set there",
-                var.name
-            ),
-        ));
-        return Resolved::Inherit;
-    }
-    Resolved::Unset
-}
-
-/// A probe with upstream defaults; ports that name the serving port map to the replica's port.
-fn local_probe(
-    p: &Probe,
-    declared: Option<u16>,
-    names: &BTreeMap<&str, i64>,
-) -> Option<LocalProbe> {
-    let port = |port: Option<&IntOrString>| -> Option<ProbePort> {
-        let number = match port {
-            None => return Some(ProbePort::Serving),
-            Some(IntOrString::Int(n)) => *n,
-            Some(IntOrString::Str(name)) => *names.get(name.as_str())?,
-        };
-        let number = u16::try_from(number).ok()?;
-        Some(if declared.is_none_or(|d| d == number) {
-            ProbePort::Serving
-        } else {
-            ProbePort::Fixed(number)
-        })
-    };
-    let action = if let Some(h) = &p.http_get {
-        ProbeAction::Http {
-            path: h.path.clone().unwrap_or_else(|| "/".to_string()),
-            port: port(h.port.as_ref())?,
-            https: h.scheme.as_deref() == Some("HTTPS"),
-            headers: h
-                .http_headers
-                .iter()
-                .map(|x| (x.name.clone(), x.value.clone()))
-                .collect(),
-        }
-    } else if let Some(t) = &p.tcp_socket {
-        ProbeAction::Tcp {
-            port: port(t.port.as_ref())?,
-        }
-    } else if let Some(e) = &p.exec {
-        ProbeAction::Exec {
-            command: e.command.clone(),
-        }
-    } else {
-        let g = p.grpc.as_ref()?;
-        ProbeAction::Grpc {
-            port: port(Some(&IntOrString::Int(g.port)))?,
-            service: g.service.clone(),
-        }
-    };
-    let secs = |v: Option<i64>, default: u64| {
-        Duration::from_secs(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(default))
-    };
-    let count = |v: Option<i64>, default: u32| {
-        v.and_then(|v| u32::try_from(v).ok())
-            .filter(|v| *v > 0)
-            .unwrap_or(default)
-    };
-    Some(LocalProbe {
-        action,
-        initial_delay: secs(p.initial_delay_seconds, 0),
-        timeout: secs(p.timeout_seconds.filter(|t| *t > 0), 1),
-        period: secs(p.period_seconds.filter(|t| *t > 0), 10),
-        success_threshold: count(p.success_threshold, 1),
-        failure_threshold: count(p.failure_threshold, 3),
-    })
 }
 
 #[cfg(test)]
