@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
             let value = serde_json::to_value(&autoscaler).expect("an Autoscaler serializes");
             let yaml = ebb_manifest::yaml::to_yaml(&value);
             let again = check(
-                &[sources[0].clone(), Source::new("converted.yaml", yaml.as_str())],
+                &[
+                    sources[0].clone(),
+                    Source::new("converted.yaml", yaml.as_str()),
+                ],
                 Mode::Cluster,
             );
             assert!(

@@ -120,7 +120,7 @@ pub fn check(sources: &[Source], mode: Mode) -> Manifests {
     let config = kpa_config(&out.objects);
     for parsed in &out.objects {
         let mut issues = Issues::default();
-        rules(parsed, mode, &config, &mut issues);
+        rules(&parsed.manifest, mode, &config, &mut issues);
         out.diagnostics
             .extend(issues.0.into_iter().map(|i| parsed.place(i)));
     }
@@ -158,7 +158,7 @@ pub struct Finding {
 /// `ebb decide` scenario. `config` is the Knative defaults the annotations are checked against.
 pub fn validate_object(manifest: &Manifest, mode: Mode, config: &KpaConfig) -> Vec<Finding> {
     let mut issues = Issues::default();
-    rules_of(manifest, mode, config, &mut issues);
+    rules(manifest, mode, config, &mut issues);
     issues
         .0
         .into_iter()
@@ -188,11 +188,7 @@ fn kpa_config(objects: &[Parsed]) -> KpaConfig {
 }
 
 /// Per-object rules.
-fn rules(parsed: &Parsed, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
-    rules_of(&parsed.manifest, mode, config, issues);
-}
-
-fn rules_of(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
+fn rules(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
     use kinds::workload::ImageRule;
     let images = match mode {
         Mode::Local => ImageRule::Optional,

@@ -106,6 +106,27 @@ fn explain(error: &serde_saphyr::Error, root: &Node) -> TypeError {
             path,
             format!("Duplicate value: the key {key:?} appears twice in this mapping; keep one"),
         )
+    } else if let Some(rest) = message.strip_prefix("unknown field `") {
+        // Types that deny unknown fields (spec.kpa): an error, with the fields that exist.
+        let (field, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
+        let allowed: Vec<&str> = expected
+            .trim_start_matches("one of ")
+            .split([',', ' '])
+            .map(|s| s.trim_matches('`'))
+            .filter(|s| !s.is_empty() && *s != "or")
+            .collect();
+        let hint = crate::suggest::closest(field, &allowed)
+            .map(|m| format!(" (did you mean {m:?}?)"))
+            .unwrap_or_default();
+        let parent = pos.and_then(|p| mapping_at(root, p)).map(|(p, _)| p);
+        Issue::error(
+            join(parent.as_deref().unwrap_or(&path), field),
+            format!(
+                "Unknown field{hint}: allowed fields are {}",
+                allowed.join(", ")
+            ),
+        )
+        .at_key()
     } else if let Some(rest) = message.strip_prefix("unknown variant `") {
         let (value, expected) = rest.split_once("`, expected ").unwrap_or((rest, ""));
         let supported: Vec<String> = expected

@@ -46,8 +46,13 @@ pub(crate) fn hint(path: &str) -> String {
 }
 
 fn best_match(field: &str) -> Option<&'static str> {
+    closest(field, FIELDS)
+}
+
+/// The candidate within two edits of `field` (case-insensitive), if any.
+pub(crate) fn closest<'a>(field: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = field.to_ascii_lowercase();
-    FIELDS
+    candidates
         .iter()
         .map(|f| (distance(&lower, &f.to_ascii_lowercase()), *f))
         .filter(|(d, f)| *d <= 2.min(f.len() / 3) && *f != field)
