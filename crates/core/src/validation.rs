@@ -89,24 +89,18 @@ impl FieldError {
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            FieldErrorKind::Invalid => {
-                write!(
-                    f,
-                    "{}: Invalid value: {}: {}",
-                    self.path, self.value, self.message
-                )
-            }
-            FieldErrorKind::Required => {
-                write!(f, "{}: Required value: {}", self.path, self.message)
-            }
+            FieldErrorKind::Invalid => write!(f, "{}: Invalid value: {}", self.path, self.value)?,
+            FieldErrorKind::Required => write!(f, "{}: Required value", self.path)?,
             FieldErrorKind::Unsupported => {
-                write!(
-                    f,
-                    "{}: Unsupported value: {}: {}",
-                    self.path, self.value, self.message
-                )
+                write!(f, "{}: Unsupported value: {}", self.path, self.value)?
             }
-            FieldErrorKind::Forbidden => write!(f, "{}: Forbidden: {}", self.path, self.message),
+            FieldErrorKind::Forbidden => write!(f, "{}: Forbidden", self.path)?,
+        }
+        // Like the API server, an empty detail adds nothing (no trailing ": ").
+        if self.message.is_empty() {
+            Ok(())
+        } else {
+            write!(f, ": {}", self.message)
         }
     }
 }
@@ -129,6 +123,10 @@ mod tests {
             )
             .to_string(),
             "spec.behavior.scaleUp.selectPolicy: Unsupported value: \"Fastest\": supported values: \"Max\", \"Min\", \"Disabled\""
+        );
+        assert_eq!(
+            FieldError::required("spec.ports[1].name", "").to_string(),
+            "spec.ports[1].name: Required value"
         );
         assert_eq!(
             FieldError::required("spec.scaleTargetRef.name", "name is required").to_string(),

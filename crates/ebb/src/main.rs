@@ -26,6 +26,9 @@ enum Command {
     Decide(cmd::decide::Args),
     // Boxed: its many flags would make every other variant as large.
     Load(Box<cmd::load::Args>),
+    Validate(cmd::validate::Args),
+    Convert(cmd::convert::Args),
+    Autoscale(cmd::autoscale::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
         Command::Load(args) => cmd::load::run(*args),
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
+        Command::Autoscale(args) => cmd::autoscale::run(args),
     };
     match result {
         Ok(code) => code,

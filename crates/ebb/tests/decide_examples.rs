@@ -166,3 +166,74 @@ fn an_invalid_hpa_lists_every_violation() {
     assert!(stderr.contains("autoscaler.spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`"), "{stderr}");
     assert!(stderr.contains("autoscaler.spec.behavior.scaleUp.stabilizationWindowSeconds: Invalid value: 4000: must be less than or equal to 3600"), "{stderr}");
 }
+
+/// `ebb convert` output placed under `autoscaler:` with the rest of a scenario.
+fn converted_scenario(manifest: &str, rest: &str) -> String {
+    let (ok, converted, stderr) = ebb(&["convert", "-f", manifest]);
+    assert!(ok, "convert {manifest}: {stderr}");
+    let indented: String = converted.lines().map(|l| format!("  {l}\n")).collect();
+    format!("autoscaler:\n{indented}{rest}")
+}
+
+fn decide_text(scenario: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("scenario.yaml");
+    std::fs::write(&file, scenario).expect("write");
+    let (ok, json, stderr) = ebb(&["decide", "-f", file.to_str().expect("utf-8 path")]);
+    assert!(ok, "decide failed: {stderr}\n{scenario}");
+    serde_json::from_str(&json).expect("json")
+}
+
+#[test]
+fn converted_seed_hpa_is_decided_like_the_hpa_itself() {
+    let rest = "target:\n  replicas: 5\npods:\n  - count: 5\n    requests: {cpu: 200m, memory: 512Mi}\n    usage: {cpu: 90%, memory: 300Mi}\n";
+    let converted = decide_text(&converted_scenario(
+        "examples/seed/app-fastapi-hpa-v2.yaml",
+        rest,
+    ));
+    let original = std::fs::read_to_string(root().join("examples/seed/app-fastapi-hpa-v2.yaml"))
+        .expect("seed hpa");
+    let original_indented: String = original
+        .lines()
+        .filter(|l| !l.starts_with("---"))
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let direct = decide_text(&format!("autoscaler:\n{original_indented}{rest}"));
+    for field in [
+        "desiredReplicas",
+        "scaleTo",
+        "reason",
+        "steps",
+        "conditions",
+        "events",
+    ] {
+        assert_eq!(
+            converted[field], direct[field],
+            "{field} differs between the Autoscaler and the HPA"
+        );
+    }
+    assert_eq!(converted["desiredReplicas"], 7);
+}
+
+#[test]
+fn converted_seed_kserve_service_is_decided_like_the_inference_service() {
+    let rest = "pods:\n  readyAtStart: 1\n  startupDelay: 10s\ntraffic:\n  - for: 60s\n    concurrency: 10\n  - for: 2m\n    concurrency: 0\n";
+    let manifest = "examples/seed/kserve-inferenceserver-annotations.yaml";
+    let converted = decide_text(&converted_scenario(manifest, rest));
+    let original = std::fs::read_to_string(root().join(manifest)).expect("seed kserve");
+    let original_indented: String = original
+        .lines()
+        .filter(|l| !l.starts_with("---"))
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    let direct = decide_text(&format!("autoscaler:\n{original_indented}{rest}"));
+    assert_eq!(
+        converted["decisions"], direct["decisions"],
+        "the replayed decisions differ"
+    );
+    assert!(
+        converted["decisions"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty())
+    );
+}

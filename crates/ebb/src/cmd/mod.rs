@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub(crate) mod autoscale;
+pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod load;
+pub(crate) mod validate;
 
 /// A user mistake (bad file, bad flag): exit status 1, with a message that says what to change.
 #[derive(Debug)]

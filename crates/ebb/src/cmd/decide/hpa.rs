@@ -18,6 +18,7 @@ use ebb_core::hpa::spec::{CrossVersionObjectReference, HpaSpec, HpaSpecV1};
 use ebb_core::hpa::status::targets_column;
 use ebb_core::hpa::{Hpa, HpaObservation, HpaSettings, HpaState};
 use ebb_core::{Instant, KubeDuration, Quantity};
+use ebb_manifest::kinds::autoscaler::AutoscalerSpec;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -273,9 +274,15 @@ pub(crate) fn decide(text: &str, origin: &str, api_version: &str) -> anyhow::Res
         let (s, unknown): (Scenario<HpaSpec>, _) = parse(text, origin)?;
         let spec = s.autoscaler.spec.clone();
         (s.map_spec(), spec, "autoscaling/v2", unknown)
+    } else if api_version == "ebb.dev/v1alpha1" {
+        let (s, unknown): (Scenario<AutoscalerSpec>, _) = parse(text, origin)?;
+        let spec = s.autoscaler.spec.hpa_spec().ok_or_else(|| {
+            UserError(format!("{origin}: autoscaler.spec.maxReplicas: Required value: class hpa needs an upper bound"))
+        })?;
+        (s.map_spec(), spec, "ebb.dev/v1alpha1", unknown)
     } else {
         return Err(UserError(format!(
-            "{origin}: apiVersion {api_version:?} is not an HPA version ebb reads: use autoscaling/v1 or autoscaling/v2"
+            "{origin}: apiVersion {api_version:?} is not an HPA version ebb reads: use autoscaling/v1, autoscaling/v2 or an ebb.dev/v1alpha1 Autoscaler"
         ))
         .into());
     };
@@ -653,8 +660,13 @@ fn report(hpa: &Hpa, d: &Decision, name: &Name, version: &str, history_given: bo
     let mut text = String::new();
     let spec = hpa.spec();
     text.push_str(&format!(
-        "{} ({version} HorizontalPodAutoscaler) scaling {}/{}\n",
+        "{} ({version} {}) scaling {}/{}\n",
         name.key(),
+        if version == "ebb.dev/v1alpha1" {
+            "Autoscaler, class hpa"
+        } else {
+            "HorizontalPodAutoscaler"
+        },
         spec.scale_target_ref.kind,
         spec.scale_target_ref.name
     ));

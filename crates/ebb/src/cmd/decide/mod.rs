@@ -75,6 +75,33 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
             kpa::decide(&text, &origin)?
         }
+        ("ebb.dev", "Autoscaler") => {
+            #[derive(Deserialize)]
+            struct ClassOnly {
+                autoscaler: Class,
+            }
+            #[derive(Deserialize)]
+            struct Class {
+                spec: ClassSpec,
+            }
+            #[derive(Deserialize)]
+            struct ClassSpec {
+                class: String,
+            }
+            let class: ClassOnly = serde_saphyr::from_str(&text).map_err(|e| {
+                UserError(format!(
+                    "{origin}: an Autoscaler needs spec.class (hpa or kpa): {}",
+                    saphyr_error(&e, &origin)
+                ))
+            })?;
+            match class.autoscaler.spec.class.as_str() {
+                "hpa" => hpa::decide(&text, &origin, &header.autoscaler.api_version)?,
+                "kpa" => kpa::decide(&text, &origin)?,
+                other => {
+                    return Err(UserError(format!("{origin}: autoscaler.spec.class {other:?}: supported values: \"hpa\", \"kpa\"")).into());
+                }
+            }
+        }
         (_, kind) => {
             return Err(UserError(format!(
                 "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler, a serving.kserve.io/v1beta1 InferenceService or a serving.knative.dev/v1 Service",

@@ -118,6 +118,9 @@ struct ObjectSpec {
     /// Knative Service.
     #[serde(default)]
     template: Option<Template>,
+    /// ebb Autoscaler (class kpa): the settings as `ebb convert` writes them.
+    #[serde(default)]
+    kpa: Option<KpaSettings>,
 }
 
 /// `spec.predictor` of an InferenceService (KServe v1beta1 ComponentExtensionSpec fields).
@@ -545,6 +548,14 @@ impl Object {
         config: &KpaConfig,
     ) -> Result<(KpaSettings, Vec<String>, String), Vec<String>> {
         let mut notes = Vec::new();
+        if self.kind == "Autoscaler" {
+            let settings = self.spec.kpa.clone().unwrap_or_default();
+            let errors = settings.validate(config, "autoscaler.spec.kpa");
+            if !errors.is_empty() {
+                return Err(errors.iter().map(ToString::to_string).collect());
+            }
+            return Ok((settings, notes, "ebb Autoscaler".to_string()));
+        }
         let Revision {
             annotations,
             container_concurrency: cc,
