@@ -1,0 +1,219 @@
+//! Policies from the manifests users already run.
+//!
+//! This is the one place that reads YAML into policies, so that switching to the shared
+//! manifests crate (`ebb-manifest`) is a change here only. Every document of a file is read;
+//! autoscaler kinds become policies, other kinds (Deployments, Services) are skipped.
+
+use ebb_core::hpa::spec::{Gates, HpaSpecV1};
+use ebb_core::hpa::{HpaSettings, HpaSpec};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::policy::{PolicyDef, PolicyKind};
+
+/// Why a manifest could not become a policy.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ManifestError {
+    /// The file (and document) it came from.
+    pub origin: String,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+/// Cluster-wide settings that manifests do not carry.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// kube-controller-manager's HPA flags.
+    pub hpa: HpaSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    kind: String,
+}
+
+#[derive(Deserialize, Default)]
+struct Metadata {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Object<S> {
+    #[serde(default)]
+    metadata: Metadata,
+    spec: S,
+}
+
+/// Kinds that are recognised and skipped (they carry no policy).
+const SKIPPED: &[&str] = &[
+    "Deployment",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "Namespace",
+    "ServiceAccount",
+];
+
+/// Reads every policy in `text` (one or more YAML documents); `origin` names the file.
+pub fn load_policies(
+    text: &str,
+    origin: &str,
+    defaults: &Defaults,
+) -> Result<Vec<PolicyDef>, ManifestError> {
+    let err = |doc: Option<usize>, message: String| ManifestError {
+        origin: match doc {
+            Some(i) => format!("{origin} (document {})", i + 1),
+            None => origin.to_string(),
+        },
+        message,
+    };
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
+        .map_err(|e| err(None, e.to_string().replace("<input>", origin)))?;
+    let mut policies = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        if doc.is_null() {
+            continue;
+        }
+        let header: Header = serde_json::from_value(doc.clone())
+            .map_err(|e| err(Some(i), format!("not a Kubernetes object: {e}")))?;
+        let group = header.api_version.split('/').next().unwrap_or_default();
+        let policy = match (group, header.kind.as_str()) {
+            ("autoscaling", "HorizontalPodAutoscaler") => {
+                let (name, spec) = match header.api_version.as_str() {
+                    "autoscaling/v1" => {
+                        let o: Object<HpaSpecV1> = typed(doc).map_err(|m| err(Some(i), m))?;
+                        (o.metadata.name, HpaSpec::from(o.spec))
+                    }
+                    "autoscaling/v2" | "autoscaling/v2beta2" => {
+                        let o: Object<HpaSpec> = typed(doc).map_err(|m| err(Some(i), m))?;
+                        (o.metadata.name, o.spec)
+                    }
+                    other => {
+                        return Err(err(
+                            Some(i),
+                            format!(
+                                "apiVersion {other:?} of a HorizontalPodAutoscaler: use autoscaling/v1 or autoscaling/v2"
+                            ),
+                        ));
+                    }
+                };
+                let problems = spec.validate("spec", Gates::EBB);
+                if !problems.is_empty() {
+                    let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                    return Err(err(
+                        Some(i),
+                        format!(
+                            "the HorizontalPodAutoscaler is not valid:\n{}",
+                            list.join("\n")
+                        ),
+                    ));
+                }
+                PolicyDef {
+                    name: if name.is_empty() { "hpa".into() } else { name },
+                    kind: PolicyKind::Hpa {
+                        spec: Box::new(spec),
+                        settings: defaults.hpa.clone(),
+                    },
+                }
+            }
+            (_, kind) if SKIPPED.contains(&kind) => continue,
+            (_, kind) => {
+                return Err(err(
+                    Some(i),
+                    format!(
+                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2)",
+                        header.api_version
+                    ),
+                ));
+            }
+        };
+        policies.push(policy);
+    }
+    if policies.is_empty() {
+        return Err(err(
+            None,
+            "no autoscaler in the file: give a HorizontalPodAutoscaler".into(),
+        ));
+    }
+    Ok(policies)
+}
+
+fn typed<T: DeserializeOwned>(doc: serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(doc).map_err(|e| format!("invalid spec: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_HPA: &str = "apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: app-fastapi
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: app-fastapi
+  minReplicas: 1
+  maxReplicas: 10
+  targetCPUUtilizationPercentage: 50
+";
+
+    #[test]
+    fn reads_the_seed_hpa_and_skips_other_kinds() {
+        let text = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\n---\n{SEED_HPA}");
+        let p = load_policies(&text, "hpa.yaml", &Defaults::default()).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "app-fastapi");
+        let PolicyKind::Hpa { spec, .. } = &p[0].kind else {
+            panic!("expected an HPA")
+        };
+        assert_eq!(spec.max_replicas, 10);
+        assert_eq!(
+            spec.metrics[0]
+                .resource
+                .as_ref()
+                .unwrap()
+                .target
+                .average_utilization,
+            Some(50)
+        );
+    }
+
+    #[test]
+    fn invalid_and_unknown_manifests_are_explained() {
+        let bad = SEED_HPA.replace("maxReplicas: 10", "maxReplicas: 0");
+        let e = load_policies(&bad, "hpa.yaml", &Defaults::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("hpa.yaml (document 1): the HorizontalPodAutoscaler is not valid"),
+            "{e}"
+        );
+        let e = load_policies(
+            "apiVersion: v1\nkind: Pod\n",
+            "p.yaml",
+            &Defaults::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("not a policy ebb sim can run"),
+            "{e}"
+        );
+        let e = load_policies(
+            "apiVersion: v1\nkind: Service\n",
+            "s.yaml",
+            &Defaults::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no autoscaler in the file"), "{e}");
+        let e = load_policies("a: [", "y.yaml", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().starts_with("y.yaml: "), "{e}");
+    }
+}
