@@ -232,14 +232,24 @@ pub enum Step {
         max_up: i32,
         /// Lower rate bound floor(ready / maxScaleDownRate).
         max_down: i32,
-        /// Stable count after the rate bounds (and activation scale).
+        /// Stable count after the rate bounds.
         stable_clamped: i32,
-        /// Panic count after the rate bounds (and activation scale).
+        /// Panic count after the rate bounds.
         panic_clamped: i32,
+    },
+    /// Activation scale raised a non-zero want.
+    ActivationScale {
+        /// `stable` or `panic`.
+        window: String,
+        /// Before.
+        from: i32,
+        /// After.
+        to: i32,
     },
     /// Panic mode state this tick.
     Panic {
-        /// `entered`, `extended`, `held` (still panicking under the threshold), `exited`, `off`.
+        /// `entered`, `extended` (still over the threshold), `held` (panicking, under it),
+        /// `exited` or `off`.
         state: String,
         /// panic pods / ready, compared with the threshold.
         ratio: f64,
@@ -248,7 +258,7 @@ pub enum Step {
         /// Desired while panicking (never decreases), if panicking.
         desired: Option<i32>,
     },
-    /// Scale-down delay kept a higher recent value.
+    /// The scale-down delay window: the maximum recent desired count.
     ScaleDownDelay {
         /// Delay in seconds.
         delay_seconds: f64,
@@ -257,20 +267,27 @@ pub enum Step {
         /// After (max over the delay window).
         to: i32,
     },
-    /// Activation scale raised a non-zero want.
-    ActivationScale {
-        /// Before.
-        from: i32,
-        /// After.
-        to: i32,
-    },
-    /// Excess burst capacity and whether the request holder stays in the path.
+    /// Excess burst capacity and whether the request holder must stay in front.
     BurstCapacity {
-        /// floor(ready × total − TBC − panic), 0 or −1.
-        excess: f64,
-        /// True when the activator (ebb's gateway hold path) must stay in front.
+        /// floor(ready × total − TBC − panic), 0 (TBC 0) or −1 (TBC −1).
+        excess: i32,
+        /// The target burst capacity.
+        target_burst_capacity: f64,
+        /// True when the request holder (Knative's activator, ebb's gateway hold path) must
+        /// stay in the request path.
         activator_in_path: bool,
     },
+    /// The decider published its answer.
+    DeciderResult {
+        /// Desired pods.
+        desired: i32,
+        /// Excess burst capacity.
+        excess_burst_capacity: i32,
+        /// Whether the reconciler is told (the answer changed, or the capacity changed sign).
+        reconcile: bool,
+    },
+    /// The desired scale is not known yet (no metrics since the autoscaler started).
+    DesiredUnknown,
     /// min-scale / max-scale / initial-scale applied by the reconciler.
     Bounds {
         /// Lower bound.
@@ -281,6 +298,8 @@ pub enum Step {
         from: i32,
         /// After.
         to: i32,
+        /// Set when initial-scale raised the lower bound (the target never reached it yet).
+        initial_scale: Option<i32>,
     },
     /// The scale-to-zero state machine.
     ScaleToZero {
@@ -288,8 +307,17 @@ pub enum Step {
         state: String,
         /// What it did.
         action: String,
-        /// Seconds until the next timer fires, if one is running.
+        /// Seconds until the reconciler looks again, if it set a timer.
         wait_seconds: Option<f64>,
+    },
+    /// Where requests go, and how many request holders are needed.
+    RequestPath {
+        /// `serve` (straight to the replicas) or `proxy` (through the request holder).
+        mode: String,
+        /// Why.
+        reason: String,
+        /// Request holders needed (Knative: activators in the revision's subset).
+        holders: i32,
     },
 }
 
@@ -339,6 +367,9 @@ impl Decision {
     ///
     /// e.g. `cpu 86%/50% → 6; held at 4 by ScaleUpLimit (Pods=4/60s); scale 2 → 4`.
     pub fn summary(&self) -> String {
+        if self.policy == PolicyClass::Kpa {
+            return crate::kpa::explain::summary(self);
+        }
         let mut parts: Vec<String> = Vec::new();
         for step in &self.steps {
             match step {
@@ -379,24 +410,6 @@ impl Decision {
                 Step::Limited {
                     reason, rule, to, ..
                 } => parts.push(format!("held at {to} by {reason} ({rule})")),
-                Step::Observed {
-                    metric,
-                    stable,
-                    panic,
-                    target,
-                    ..
-                } => parts.push(format!(
-                    "{metric} stable {stable:.1} / panic {panic:.1} against {target}/pod"
-                )),
-                Step::NoData { error } => parts.push(format!("no data: {error}")),
-                Step::Panic { state, .. } if state != "off" => parts.push(format!("panic {state}")),
-                Step::ScaleDownDelay {
-                    to, delay_seconds, ..
-                } => parts.push(format!("held at {to} by scale-down-delay {delay_seconds}s")),
-                Step::ScaleToZero { state, action, .. } => parts.push(format!("{state}: {action}")),
-                Step::Bounds { min, max, from, to } if from != to => {
-                    parts.push(format!("bounded [{min}, {}] → {to}", max_text(*max)))
-                }
                 _ => {}
             }
         }
@@ -518,13 +531,17 @@ impl fmt::Display for Step {
             Step::RescaleFailed { to, error } => write!(f, "writing {to} to the scale failed: {error}"),
             Step::Observed { metric, stable, panic, stable_window_seconds, panic_window_seconds, target, ready } => write!(
                 f,
-                "{metric}: stable {stable:.3} over {stable_window_seconds}s, panic {panic:.3} over {panic_window_seconds}s; target {target}/pod; {ready} ready"
+                "{metric}: stable {stable:.3} over {stable_window_seconds}s, panic {panic:.3} over {panic_window_seconds}s; target {}/pod; {ready} ready",
+                crate::kpa::explain::num(*target)
             ),
             Step::NoData { error } => write!(f, "no data ({error}): keep the previous decision"),
             Step::Wanted { stable_pods, panic_pods, max_up, max_down, stable_clamped, panic_clamped } => write!(
                 f,
                 "stable wants {stable_pods} pods, panic wants {panic_pods}; rate bounds [{max_down}, {max_up}] → stable {stable_clamped}, panic {panic_clamped}"
             ),
+            Step::ActivationScale { window, from, to } => {
+                write!(f, "activation-scale raises the {window} want {from} → {to}")
+            }
             Step::Panic { state, ratio, threshold, desired } => {
                 write!(f, "panic {state}: panic pods / ready = {ratio:.2} (threshold {threshold})")?;
                 if let Some(d) = desired {
@@ -535,21 +552,35 @@ impl fmt::Display for Step {
             Step::ScaleDownDelay { delay_seconds, from, to } => {
                 write!(f, "scale-down-delay {delay_seconds}s: max over the window {from} → {to}")
             }
-            Step::ActivationScale { from, to } => write!(f, "activation-scale: {from} → {to}"),
-            Step::BurstCapacity { excess, activator_in_path } => write!(
+            Step::BurstCapacity { excess, target_burst_capacity, activator_in_path } => write!(
                 f,
-                "excess burst capacity {excess}: request holder {}",
+                "excess burst capacity {excess} (target burst capacity {target_burst_capacity}): request holder {}",
                 if *activator_in_path { "stays in the path" } else { "may leave the path" }
             ),
-            Step::Bounds { min, max, from, to } => {
-                write!(f, "bounds [{min}, {}]: {from} → {to}", max_text(*max))
+            Step::DeciderResult { desired, excess_burst_capacity, reconcile } => write!(
+                f,
+                "decider: {desired} pods, excess burst capacity {excess_burst_capacity}; {}",
+                if *reconcile { "the reconciler is told" } else { "unchanged, the reconciler is not told" }
+            ),
+            Step::DesiredUnknown => f.write_str(
+                "desired scale unknown (no metrics yet): the reconciler changes nothing",
+            ),
+            Step::Bounds { min, max, from, to, initial_scale } => {
+                write!(f, "bounds [{min}, {}]: {from} → {to}", max_text(*max))?;
+                if let Some(i) = initial_scale {
+                    write!(f, " (initial-scale {i} until the target first reaches it)")?;
+                }
+                Ok(())
             }
             Step::ScaleToZero { state, action, wait_seconds } => {
                 write!(f, "scale to zero ({state}): {action}")?;
                 if let Some(w) = wait_seconds {
-                    write!(f, " (next timer in {w}s)")?;
+                    write!(f, " (looks again in {})", crate::kpa::explain::seconds(*w))?;
                 }
                 Ok(())
+            }
+            Step::RequestPath { mode, reason, holders } => {
+                write!(f, "request path: {mode} ({reason}); {holders} request holders")
             }
         }
     }

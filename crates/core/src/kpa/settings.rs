@@ -153,6 +153,36 @@ impl Field {
     }
 }
 
+const FIELDS: [Field; 15] = [
+    Field::Class,
+    Field::Metric,
+    Field::Target,
+    Field::TargetUtilization,
+    Field::MinScale,
+    Field::MaxScale,
+    Field::InitialScale,
+    Field::ActivationScale,
+    Field::Window,
+    Field::PanicWindow,
+    Field::PanicThreshold,
+    Field::TargetBurstCapacity,
+    Field::ScaleDownDelay,
+    Field::Retention,
+    Field::Algorithm,
+];
+
+/// Whether `key` (group included) is an `autoscaling.knative.dev/*` annotation Knative reads.
+/// Unknown keys are ignored upstream, so a typo silently does nothing; callers can warn.
+pub fn is_known_annotation(key: &str) -> bool {
+    let Some(name) = key.strip_prefix(GROUP) else {
+        return false;
+    };
+    FIELDS.iter().any(|f| {
+        let (kebab, alias) = f.keys();
+        name == kebab || Some(name) == alias
+    })
+}
+
 /// Where errors point: the annotations map and the containerConcurrency field of the object.
 #[derive(Debug, Clone, Copy)]
 pub struct AnnotationPaths<'a> {
@@ -777,6 +807,20 @@ mod tests {
             one_error(&[("minScale", "-1")]),
             "metadata.annotations[autoscaling.knative.dev/minScale]: Invalid value: -1: expected 0 <= -1 <= 2147483647"
         );
+    }
+
+    #[test]
+    fn s3_known_annotation_keys() {
+        assert!(is_known_annotation("autoscaling.knative.dev/window"));
+        assert!(is_known_annotation("autoscaling.knative.dev/minScale"));
+        assert!(is_known_annotation(
+            "autoscaling.knative.dev/activation-scale"
+        ));
+        assert!(!is_known_annotation("autoscaling.knative.dev/windw"));
+        assert!(!is_known_annotation(
+            "autoscaling.knative.dev/activationScale"
+        ));
+        assert!(!is_known_annotation("window"));
     }
 
     #[test]

@@ -16,11 +16,13 @@ use serde::Deserialize;
 use super::UserError;
 
 mod hpa;
+mod kpa;
 
 /// Explain what the autoscaler would decide for a scenario.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   ebb decide -f examples/decide/seed-v2-five-pods-at-90.yaml --explain
+  ebb decide -f examples/decide/kpa-idle-then-burst.yaml --explain
   cat scenario.json | ebb decide -f -
   ebb decide -f scenario.yaml | jq .desiredReplicas")]
 pub(crate) struct Args {
@@ -70,9 +72,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ("autoscaling", "HorizontalPodAutoscaler") => {
             hpa::decide(&text, &origin, &header.autoscaler.api_version)?
         }
+        ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
+            kpa::decide(&text, &origin)?
+        }
         (_, kind) => {
             return Err(UserError(format!(
-                "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler",
+                "{origin}: autoscaler kind {:?} (apiVersion {:?}) is not supported by decide; use an autoscaling/v1 or autoscaling/v2 HorizontalPodAutoscaler, a serving.kserve.io/v1beta1 InferenceService or a serving.knative.dev/v1 Service",
                 kind, header.autoscaler.api_version
             ))
             .into());
