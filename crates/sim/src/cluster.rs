@@ -144,6 +144,7 @@ pub struct Cluster {
     starting: u32,
     draining: u32,
     in_service: u32,
+    pub(crate) arrived: u64,
     last_ns: i64,
     areas: Areas,
 }
@@ -159,6 +160,7 @@ impl Cluster {
             starting: 0,
             draining: 0,
             in_service: 0,
+            arrived: 0,
             last_ns: 0,
             areas: Areas::default(),
         };
@@ -206,6 +208,11 @@ impl Cluster {
     /// Requests in service.
     pub fn in_service(&self) -> u32 {
         self.in_service
+    }
+
+    /// Requests that have arrived so far.
+    pub fn arrived(&self) -> u64 {
+        self.arrived
     }
 
     /// Requests waiting in the gateway.

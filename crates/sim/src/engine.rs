@@ -174,6 +174,7 @@ impl Sim<'_> {
 
     fn arrive(&mut self, now: i64, service: i64) {
         self.cluster.advance(now);
+        self.cluster.arrived += 1;
         self.rec.arrival();
         if self.cluster.queue.is_empty()
             && let Some(id) = self.cluster.pick()
@@ -208,6 +209,7 @@ impl Sim<'_> {
         if to == from {
             return;
         }
+        let ready_before = self.cluster.ready();
         self.scale_events.push(ScaleRecord {
             time_s: now as f64 / 1e9,
             from,
@@ -226,6 +228,11 @@ impl Sim<'_> {
         }
         let existing = self.cluster.active() + self.cluster.draining();
         self.rec.max_replicas = self.rec.max_replicas.max(existing);
+        if self.cluster.ready() < ready_before {
+            // Endpoints follow a scale-down an instant later.
+            self.driver.pods_changed(now + 1);
+            self.wake_at = self.driver.next_wake();
+        }
     }
 }
 
@@ -249,7 +256,7 @@ pub fn run(
         metrics: config.metrics,
         record_decisions: config.record_decisions,
     };
-    let driver = policy::driver(policy, ctx, slots);
+    let driver = policy::driver(policy, ctx, slots, initial);
     let interval = config.interval_ns.max(1_000_000);
     let mut sim = Sim {
         config,
@@ -297,6 +304,8 @@ pub fn run(
                     Kind::Ready { replica } => {
                         if sim.cluster.make_ready(replica, now) {
                             sim.pull(replica, now);
+                            sim.driver.pods_changed(now);
+                            sim.wake_at = sim.driver.next_wake();
                         }
                     }
                 }

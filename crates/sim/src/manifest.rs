@@ -4,10 +4,16 @@
 //! manifests crate (`ebb-manifest`) is a change here only. Every document of a file is read;
 //! autoscaler kinds become policies, other kinds (Deployments, Services) are skipped.
 
+use std::collections::BTreeMap;
+
 use ebb_core::hpa::spec::{Gates, HpaSpecV1};
 use ebb_core::hpa::{HpaSettings, HpaSpec};
+use ebb_core::kpa::config::KPA_CLASS;
+use ebb_core::kpa::settings::{AnnotationPaths, GROUP};
+use ebb_core::kpa::{KpaConfig, KpaSettings, KpaSpec};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::policy::{PolicyDef, PolicyKind};
 
@@ -26,6 +32,8 @@ pub struct ManifestError {
 pub struct Defaults {
     /// kube-controller-manager's HPA flags.
     pub hpa: HpaSettings,
+    /// Knative's `config-autoscaler`.
+    pub kpa: KpaConfig,
 }
 
 #[derive(Deserialize)]
@@ -122,12 +130,27 @@ pub fn load_policies(
                     },
                 }
             }
+            ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
+                let name = doc["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let spec =
+                    kpa_spec(&doc, &header.kind, &defaults.kpa).map_err(|m| err(Some(i), m))?;
+                PolicyDef {
+                    name: if name.is_empty() { "kpa".into() } else { name },
+                    kind: PolicyKind::Kpa {
+                        spec: Box::new(spec),
+                        manifest: doc,
+                    },
+                }
+            }
             (_, kind) if SKIPPED.contains(&kind) => continue,
             (_, kind) => {
                 return Err(err(
                     Some(i),
                     format!(
-                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2)",
+                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2), a KServe InferenceService or a Knative Service",
                         header.api_version
                     ),
                 ));
@@ -138,10 +161,91 @@ pub fn load_policies(
     if policies.is_empty() {
         return Err(err(
             None,
-            "no autoscaler in the file: give a HorizontalPodAutoscaler".into(),
+            "no autoscaler in the file: give a HorizontalPodAutoscaler, an InferenceService or a Knative Service".into(),
         ));
     }
     Ok(policies)
+}
+
+/// Annotation values as text (`10` and `"10"` alike).
+fn texts(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The KPA settings of an InferenceService (KServe serverless mode: the predictor's typed
+/// fields become Knative annotations) or of a Knative Service's revision template.
+fn kpa_spec(doc: &Value, kind: &str, config: &KpaConfig) -> Result<KpaSpec, String> {
+    let (annotations, cc, paths) = if kind == "InferenceService" {
+        let mut a = texts(&doc["metadata"]["annotations"]);
+        if let Some(mode) = a.get("serving.kserve.io/deploymentMode")
+            && mode != "Serverless"
+        {
+            return Err(format!(
+                "metadata.annotations[serving.kserve.io/deploymentMode]: {mode:?}: in this mode KServe scales with an HPA, not the Knative Pod Autoscaler; simulate the HPA instead"
+            ));
+        }
+        let p = &doc["spec"]["predictor"];
+        a.extend(texts(&p["annotations"]));
+        // KServe regenerates min-scale and max-scale from the typed fields (min defaults to 1).
+        a.remove(&format!("{GROUP}minScale"));
+        let min = p["minReplicas"].as_i64().unwrap_or(1);
+        a.insert(format!("{GROUP}min-scale"), min.to_string());
+        if let Some(max) = p["maxReplicas"].as_i64().filter(|m| *m != 0) {
+            a.remove(&format!("{GROUP}maxScale"));
+            a.insert(format!("{GROUP}max-scale"), max.to_string());
+        }
+        if let Some(t) = texts(p).get("scaleTarget") {
+            a.insert(format!("{GROUP}target"), t.clone());
+        }
+        if let Some(m) = p["scaleMetric"].as_str() {
+            a.insert(format!("{GROUP}metric"), m.to_string());
+        }
+        let paths = AnnotationPaths {
+            annotations: "metadata.annotations",
+            container_concurrency: "spec.predictor.containerConcurrency",
+        };
+        (a, p["containerConcurrency"].as_i64(), paths)
+    } else {
+        let t = &doc["spec"]["template"];
+        let paths = AnnotationPaths {
+            annotations: "spec.template.metadata.annotations",
+            container_concurrency: "spec.template.spec.containerConcurrency",
+        };
+        (
+            texts(&t["metadata"]["annotations"]),
+            t["spec"]["containerConcurrency"].as_i64(),
+            paths,
+        )
+    };
+    if let Some(class) = annotations.get(&format!("{GROUP}class"))
+        && class != KPA_CLASS
+    {
+        return Err(format!(
+            "{}[{GROUP}class]: {class:?} is not the Knative Pod Autoscaler ({KPA_CLASS:?}); simulate an HPA with a HorizontalPodAutoscaler",
+            paths.annotations
+        ));
+    }
+    let settings =
+        KpaSettings::from_annotations_at(paths, &annotations, cc, config).map_err(|errs| {
+            let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
+            format!(
+                "the autoscaling settings are not valid:\n{}",
+                list.join("\n")
+            )
+        })?;
+    Ok(KpaSpec::resolve(config, &settings))
 }
 
 fn typed<T: DeserializeOwned>(doc: serde_json::Value) -> Result<T, String> {
@@ -185,6 +289,49 @@ spec:
                 .average_utilization,
             Some(50)
         );
+    }
+
+    #[test]
+    fn reads_kserve_and_knative_services_as_kpa() {
+        let isvc = "apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: custom-model-autoscaling
+  annotations:
+    autoscaling.knative.dev/target: \"10\"
+spec:
+  predictor:
+    minReplicas: 0
+    maxReplicas: 8
+    containers: [{name: kserve-container, image: x}]
+";
+        let p = load_policies(isvc, "isvc.yaml", &Defaults::default()).unwrap();
+        let PolicyKind::Kpa { spec, .. } = &p[0].kind else {
+            panic!("expected a KPA")
+        };
+        assert_eq!((spec.min_scale, spec.max_scale), (0, 8));
+        assert!((spec.target_value - 7.0).abs() < 1e-12, "target 10 × 70%");
+        let ksvc = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: hello}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/target: 0}
+    spec: {containerConcurrency: 4}
+";
+        let e = load_policies(ksvc, "ksvc.yaml", &Defaults::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("spec.template.metadata.annotations"),
+            "{e}"
+        );
+        let p = load_policies(
+            &ksvc.replace("target: 0", "window: 30s"),
+            "ksvc.yaml",
+            &Defaults::default(),
+        )
+        .unwrap();
+        assert_eq!(p[0].container_concurrency(), Some(4));
     }
 
     #[test]

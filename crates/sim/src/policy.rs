@@ -7,11 +7,13 @@
 
 use ebb_core::Decision;
 use ebb_core::hpa::{HpaSettings, HpaSpec};
+use ebb_core::kpa::KpaSpec;
 
 use crate::cluster::{Cluster, CpuModel};
 use crate::decide::DecideRecord;
 
 mod hpa;
+mod kpa;
 
 /// One policy to simulate.
 #[derive(Debug, Clone)]
@@ -32,6 +34,13 @@ pub enum PolicyKind {
         /// kube-controller-manager's flags, including the sync period.
         settings: HpaSettings,
     },
+    /// The Knative Pod Autoscaler (KServe serverless mode).
+    Kpa {
+        /// The resolved settings.
+        spec: Box<KpaSpec>,
+        /// The object it came from (InferenceService or Knative Service), for `ebb decide`.
+        manifest: serde_json::Value,
+    },
     /// No autoscaler: a fixed number of replicas (a baseline).
     Fixed {
         /// Replicas.
@@ -44,6 +53,16 @@ impl PolicyDef {
     pub fn default_initial_replicas(&self) -> u32 {
         match &self.kind {
             PolicyKind::Hpa { spec, .. } => spec.min().max(1) as u32,
+            PolicyKind::Kpa { spec, .. } => {
+                // Knative creates a revision at initial-scale, raised to min-scale.
+                let n = spec.initial_scale.max(spec.min_scale).max(0);
+                let n = if spec.max_scale > 0 {
+                    n.min(spec.max_scale)
+                } else {
+                    n
+                };
+                n as u32
+            }
             PolicyKind::Fixed { replicas } => *replicas,
         }
     }
@@ -51,7 +70,10 @@ impl PolicyDef {
     /// The policy's own per-replica concurrency limit (Knative's containerConcurrency), if any.
     pub fn container_concurrency(&self) -> Option<u32> {
         match &self.kind {
-            PolicyKind::Hpa { .. } | PolicyKind::Fixed { .. } => None,
+            PolicyKind::Kpa { spec, .. } if spec.container_concurrency > 0 => {
+                Some(u32::try_from(spec.container_concurrency).unwrap_or(u32::MAX))
+            }
+            _ => None,
         }
     }
 
@@ -59,6 +81,7 @@ impl PolicyDef {
     pub fn class(&self) -> &'static str {
         match &self.kind {
             PolicyKind::Hpa { .. } => "hpa",
+            PolicyKind::Kpa { .. } => "kpa",
             PolicyKind::Fixed { .. } => "fixed",
         }
     }
@@ -95,8 +118,10 @@ pub(crate) struct DriverContext {
 pub(crate) trait Driver {
     /// The next time the driver wants [`Driver::wake`], ns.
     fn next_wake(&self) -> i64;
-    /// Timers due at `now`: metric collection, syncs, ticks.
+    /// Timers due at `now`: metric collection, syncs, ticks. Returns the decision to act on.
     fn wake(&mut self, now: i64, cluster: &Cluster) -> Option<Decision>;
+    /// The ready count changed at `at` (the driver wakes then to look).
+    fn pods_changed(&mut self, _at: i64) {}
     /// The decisions recorded as `ebb decide` scenarios, if recording.
     fn take_records(&mut self) -> Vec<DecideRecord> {
         Vec::new()
@@ -104,7 +129,12 @@ pub(crate) trait Driver {
 }
 
 /// The driver for `policy`.
-pub(crate) fn driver(policy: &PolicyDef, ctx: DriverContext, slots: u32) -> Box<dyn Driver> {
+pub(crate) fn driver(
+    policy: &PolicyDef,
+    ctx: DriverContext,
+    slots: u32,
+    initial: u32,
+) -> Box<dyn Driver> {
     match &policy.kind {
         PolicyKind::Hpa { spec, settings } => Box::new(hpa::HpaDriver::new(
             &policy.name,
@@ -112,6 +142,13 @@ pub(crate) fn driver(policy: &PolicyDef, ctx: DriverContext, slots: u32) -> Box<
             settings.clone(),
             ctx,
             slots,
+        )),
+        PolicyKind::Kpa { spec, manifest } => Box::new(kpa::KpaDriver::new(
+            &policy.name,
+            (**spec).clone(),
+            manifest.clone(),
+            initial,
+            ctx,
         )),
         PolicyKind::Fixed { .. } => Box::new(Fixed),
     }

@@ -19,6 +19,24 @@ spec:
   targetCPUUtilizationPercentage: 50
 ";
 
+const KPA_TO_ZERO: &str = "apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: kpa-to-zero
+  annotations:
+    autoscaling.knative.dev/target: \"10\"
+spec:
+  predictor:
+    minReplicas: 0
+    containers: [{name: kserve-container, image: x}]
+";
+
+fn kpa_to_zero() -> PolicyDef {
+    load_policies(KPA_TO_ZERO, "kpa.yaml", &Defaults::default())
+        .unwrap()
+        .remove(0)
+}
+
 fn seed_hpa() -> PolicyDef {
     load_policies(SEED_HPA, "seed-hpa.yaml", &Defaults::default())
         .unwrap()
@@ -157,6 +175,7 @@ fn varied_runs() -> Vec<RunResult> {
             ..SimConfig::default()
         };
         out.push(run(&w, &seed_hpa(), &tight, &mut |_| {}));
+        out.push(run(&w, &kpa_to_zero(), &tight, &mut |_| {}));
         out.push(run(&w, &fixed(1), &tight, &mut |_| {}));
         out.push(run(&w, &fixed(6), &SimConfig::default(), &mut |_| {}));
     }
@@ -265,4 +284,39 @@ fn the_seed_hpa_scales_up_under_load_and_back_down_after_it() {
     );
     assert!(r.summary.max_replicas > 2 && r.summary.max_replicas <= 10);
     assert_eq!(r.rows.last().map(|row| row.desired), Some(1));
+}
+
+#[test]
+fn kpa_scales_to_zero_between_bursts_and_holds_requests_while_it_wakes() {
+    let w = Workload::generated(
+        ArrivalSpec::parse("onoff:rate=20,on=1m,off=5m").unwrap(),
+        ServiceModel::parse("exp:mean=200ms").unwrap(),
+        Some(30 * 60_000_000_000),
+        9,
+    )
+    .unwrap();
+    let config = SimConfig {
+        cold_start: Dist::Const { ns: 8_000_000_000 },
+        slo_ns: Some(1_000_000_000),
+        ..SimConfig::default()
+    };
+    let r = run(&w, &kpa_to_zero(), &config, &mut |_| {});
+    for e in &r.scale_events {
+        eprintln!("{:>7.1}s {} -> {}: {}", e.time_s, e.from, e.to, e.reason);
+    }
+    let s = &r.summary;
+    let to_zero = r.scale_events.iter().filter(|e| e.to == 0).count();
+    let from_zero = r.scale_events.iter().filter(|e| e.from == 0).count();
+    // Five quiet periods of five minutes: it goes to zero in each and wakes for each burst.
+    assert!(to_zero >= 4, "{to_zero} scale-downs to zero");
+    assert!(from_zero >= 4, "{from_zero} wake-ups");
+    assert!(s.held > 0, "requests were held during cold starts");
+    // A held request waits for at least the cold start (8 s) minus the poke delay, never more
+    // than the cold start plus the second until the poke and a tick.
+    assert!(
+        s.held_wait_max_s >= 7.0 && s.held_wait_max_s < 8.0 + 3.5,
+        "{}",
+        s.held_wait_max_s
+    );
+    assert_eq!(s.timed_out + s.rejected, 0);
 }
