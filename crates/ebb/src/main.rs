@@ -24,12 +24,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decide(cmd::decide::Args),
+    Sim(Box<cmd::sim::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -248,6 +248,165 @@ fn kpa_spec(doc: &Value, kind: &str, config: &KpaConfig) -> Result<KpaSpec, Stri
     Ok(KpaSpec::resolve(config, &settings))
 }
 
+/// `--sweep param=v1,v2,...`: one parameter and its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// `target`, `min`, `max`, or (KPA) any autoscaling annotation such as `window`.
+    pub param: String,
+    /// The values, as written.
+    pub values: Vec<String>,
+}
+
+impl Sweep {
+    /// Parses `param=v1,v2,...`.
+    pub fn parse(text: &str) -> Result<Sweep, String> {
+        let (param, values) = text.split_once('=').ok_or_else(|| {
+            format!("invalid --sweep {text:?}: write param=v1,v2,..., like target=5,10,20,40")
+        })?;
+        let values: Vec<String> = values
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if param.trim().is_empty() || values.is_empty() {
+            return Err(format!(
+                "invalid --sweep {text:?}: give a parameter and at least one value, like target=5,10,20,40"
+            ));
+        }
+        Ok(Sweep {
+            param: param.trim().to_string(),
+            values,
+        })
+    }
+}
+
+/// `policy` with `param` set to `value`, validated as the manifest would be. The HPA takes
+/// `target` (its first metric's target), `min` and `max`; the KPA `target`, `min`, `max` and
+/// any `autoscaling.knative.dev/` annotation by its short name (`window`, `scale-down-delay`).
+pub fn vary(
+    policy: &PolicyDef,
+    param: &str,
+    value: &str,
+    defaults: &Defaults,
+) -> Result<PolicyDef, ManifestError> {
+    let name = format!("{} {param}={value}", policy.name);
+    let fail = |message: String| ManifestError {
+        origin: format!("--sweep {param}={value} on {}", policy.name),
+        message,
+    };
+    let kind = match &policy.kind {
+        PolicyKind::Hpa { spec, settings } => {
+            let mut spec = (**spec).clone();
+            let int = || -> Result<i32, ManifestError> {
+                value
+                    .trim_end_matches('%')
+                    .parse()
+                    .map_err(|_| fail(format!("{param} must be a whole number, got {value:?}")))
+            };
+            match param {
+                "min" => spec.min_replicas = Some(int()?),
+                "max" => spec.max_replicas = int()?,
+                "target" => {
+                    let m = spec.metrics.first_mut().ok_or_else(|| {
+                        fail("the HPA has no metrics (it uses the default CPU 80%); give one to sweep its target".into())
+                    })?;
+                    let target = m
+                        .resource
+                        .as_mut()
+                        .map(|r| &mut r.target)
+                        .or(m.container_resource.as_mut().map(|r| &mut r.target))
+                        .or(m.pods.as_mut().map(|r| &mut r.target))
+                        .or(m.object.as_mut().map(|r| &mut r.target))
+                        .or(m.external.as_mut().map(|r| &mut r.target))
+                        .ok_or_else(|| fail("the first metric has no target".into()))?;
+                    if target.average_utilization.is_some() {
+                        target.average_utilization = Some(int()?);
+                    } else {
+                        let q = value.parse().map_err(|e| fail(format!("target: {e}")))?;
+                        if target.average_value.is_some() {
+                            target.average_value = Some(q);
+                        } else {
+                            target.value = Some(q);
+                        }
+                    }
+                }
+                other => {
+                    return Err(fail(format!(
+                        "an HPA can be swept over target, min or max, not {other:?}"
+                    )));
+                }
+            }
+            let problems = spec.validate("spec", Gates::EBB);
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                return Err(fail(format!(
+                    "the result is not valid:\n{}",
+                    list.join("\n")
+                )));
+            }
+            PolicyKind::Hpa {
+                spec: Box::new(spec),
+                settings: settings.clone(),
+            }
+        }
+        PolicyKind::Kpa { manifest, .. } => {
+            let mut doc = manifest.clone();
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            let number = |v: &str| -> Value {
+                v.parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::from(v))
+            };
+            let annotation = |short: &str| format!("{GROUP}{short}");
+            let (key, annotations) = if kind == "InferenceService" {
+                let predictor = &mut doc["spec"]["predictor"];
+                match param {
+                    "min" => {
+                        predictor["minReplicas"] = number(value);
+                        (None, None)
+                    }
+                    "max" => {
+                        predictor["maxReplicas"] = number(value);
+                        (None, None)
+                    }
+                    "target" if !predictor["scaleTarget"].is_null() => {
+                        predictor["scaleTarget"] = number(value);
+                        (None, None)
+                    }
+                    short => (Some(annotation(short)), Some("metadata")),
+                }
+            } else {
+                let short = match param {
+                    "min" => "min-scale",
+                    "max" => "max-scale",
+                    other => other,
+                };
+                (Some(annotation(short)), Some("template"))
+            };
+            if let (Some(key), Some(place)) = (key, annotations) {
+                let meta = if place == "metadata" {
+                    &mut doc["metadata"]
+                } else {
+                    &mut doc["spec"]["template"]["metadata"]
+                };
+                if !meta["annotations"].is_object() {
+                    meta["annotations"] = Value::Object(Default::default());
+                }
+                meta["annotations"][key] = Value::from(value);
+            }
+            let spec = kpa_spec(&doc, &kind, &defaults.kpa).map_err(fail)?;
+            PolicyKind::Kpa {
+                spec: Box::new(spec),
+                manifest: doc,
+            }
+        }
+        PolicyKind::Fixed { .. } => {
+            return Err(fail("a fixed replica count has nothing to sweep".into()));
+        }
+    };
+    Ok(PolicyDef { name, kind })
+}
+
 fn typed<T: DeserializeOwned>(doc: serde_json::Value) -> Result<T, String> {
     serde_json::from_value(doc).map_err(|e| format!("invalid spec: {e}"))
 }
@@ -332,6 +491,50 @@ spec:
         )
         .unwrap();
         assert_eq!(p[0].container_concurrency(), Some(4));
+    }
+
+    #[test]
+    fn sweeps_change_one_parameter() {
+        let hpa = load_policies(SEED_HPA, "h", &Defaults::default())
+            .unwrap()
+            .remove(0);
+        let v = vary(&hpa, "target", "70", &Defaults::default()).unwrap();
+        assert_eq!(v.name, "app-fastapi target=70");
+        let PolicyKind::Hpa { spec, .. } = &v.kind else {
+            panic!()
+        };
+        assert_eq!(
+            spec.metrics[0]
+                .resource
+                .as_ref()
+                .unwrap()
+                .target
+                .average_utilization,
+            Some(70)
+        );
+        let e = vary(&hpa, "max", "0", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().contains("maxReplicas"), "{e}");
+        let e = vary(&hpa, "window", "1m", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().contains("target, min or max"), "{e}");
+
+        let isvc = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\nspec: {predictor: {minReplicas: 0}}\n";
+        let kpa = load_policies(isvc, "k", &Defaults::default())
+            .unwrap()
+            .remove(0);
+        let v = vary(&kpa, "target", "20", &Defaults::default()).unwrap();
+        let PolicyKind::Kpa { spec, .. } = &v.kind else {
+            panic!()
+        };
+        assert!((spec.target_value - 14.0).abs() < 1e-9);
+        let v = vary(&kpa, "window", "2m", &Defaults::default()).unwrap();
+        let PolicyKind::Kpa { spec, .. } = &v.kind else {
+            panic!()
+        };
+        assert_eq!(spec.stable_window.0.as_secs(), 120);
+        let e = vary(&kpa, "window", "2h", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().contains("window"), "{e}");
+        assert!(Sweep::parse("target").is_err());
+        assert_eq!(Sweep::parse("target=5, 10").unwrap().values, ["5", "10"]);
     }
 
     #[test]
