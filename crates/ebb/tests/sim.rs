@@ -422,3 +422,64 @@ fn bad_input_is_a_clear_user_error() {
         assert!(err.contains(message), "{args:?}: {err}");
     }
 }
+
+/// The worked examples of docs/sim.md: each command's table is the one printed on the page,
+/// and the report files it writes are the ones committed under docs/sim/.
+#[test]
+fn docs_sim_examples_are_what_the_commands_print_and_write() {
+    let doc = std::fs::read_to_string(root().join("docs/sim.md")).unwrap();
+    let mut checked = 0;
+    for block in doc.split("<!-- sim-example: ").skip(1) {
+        let (name, rest) = block.split_once(" -->").unwrap();
+        let body = rest.split("<!-- /sim-example -->").next().unwrap();
+        let command = body
+            .split("```sh\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        let table = body
+            .split("```text\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        let words: Vec<String> = command
+            .replace("\\\n", " ")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(&words[..2], ["ebb", "sim"], "{name}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = words[2..].to_vec();
+        let out = args
+            .iter()
+            .position(|a| a == "--out")
+            .expect("the example writes its report");
+        let committed = root().join(&args[out + 1]);
+        args[out + 1] = dir.path().display().to_string();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = sim(&args);
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), table, "{name}: the table in docs/sim.md");
+        let fresh = files(dir.path());
+        let kept = files(&committed);
+        let names = |f: &[(String, Vec<u8>)]| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&fresh),
+            names(&kept),
+            "{name}: files in {}",
+            committed.display()
+        );
+        for ((n, a), (_, b)) in fresh.iter().zip(&kept) {
+            assert!(
+                a == b,
+                "{name}: {n} differs from the committed one; regenerate docs/sim with the command in docs/sim.md"
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}

@@ -187,18 +187,17 @@ pub fn format_secs(s: f64) -> String {
     } else if s < 59.995 {
         let t = format!("{s:.2}");
         format!("{}s", t.trim_end_matches('0').trim_end_matches('.'))
-    } else if s < 3600.0 {
-        let m = (s / 60.0).floor();
-        let rest = s - m * 60.0;
-        if rest < 0.5 {
-            format!("{m:.0}m")
+    } else if s < 3599.5 {
+        let total = s.round() as u64;
+        let (m, rest) = (total / 60, total % 60);
+        if rest == 0 {
+            format!("{m}m")
         } else {
-            format!("{m:.0}m{rest:.0}s")
+            format!("{m}m{rest}s")
         }
     } else {
-        let h = (s / 3600.0).floor();
-        let m = ((s - h * 3600.0) / 60.0).round();
-        format!("{h:.0}h{m:.0}m")
+        let total = (s / 60.0).round() as u64;
+        format!("{}h{}m", total / 60, total % 60)
     }
 }
 
@@ -273,5 +272,7 @@ mod tests {
         assert_eq!(format_secs(1.5), "1.5s");
         assert_eq!(format_secs(90.0), "1m30s");
         assert_eq!(format_secs(7200.0), "2h0m");
+        assert_eq!(format_secs(59.999_999), "1m");
+        assert_eq!(format_secs(3599.9), "1h0m");
     }
 }

@@ -122,6 +122,7 @@ pub fn load_policies(
                         ),
                     ));
                 }
+                simulable(&spec).map_err(|m| err(Some(i), m))?;
                 PolicyDef {
                     name: if name.is_empty() { "hpa".into() } else { name },
                     kind: PolicyKind::Hpa {
@@ -165,6 +166,24 @@ pub fn load_policies(
         ));
     }
     Ok(policies)
+}
+
+/// The simulator models replicas' CPU; other HPA metrics have no source in a simulation.
+fn simulable(spec: &HpaSpec) -> Result<(), String> {
+    for (i, m) in spec.metrics.iter().enumerate() {
+        let cpu = m.resource.as_ref().is_some_and(|r| r.name == "cpu");
+        if !cpu {
+            let what = match (&m.resource, &m.container_resource) {
+                (Some(r), _) => format!("Resource {}", r.name),
+                (_, Some(r)) => format!("ContainerResource {}", r.name),
+                _ => format!("{:?}", m.kind),
+            };
+            return Err(format!(
+                "spec.metrics[{i}]: a {what} metric cannot be simulated: ebb sim models the replicas' CPU, so it runs HPAs on Resource cpu metrics (Utilization or AverageValue)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Annotation values as text (`10` and `"10"` alike).
@@ -544,6 +563,16 @@ spec:
         assert!(
             e.to_string()
                 .starts_with("hpa.yaml (document 1): the HorizontalPodAutoscaler is not valid"),
+            "{e}"
+        );
+        let memory = SEED_HPA.replace("autoscaling/v1", "autoscaling/v2").replace(
+            "  targetCPUUtilizationPercentage: 50\n",
+            "  metrics: [{type: Resource, resource: {name: memory, target: {type: Utilization, averageUtilization: 80}}}]\n",
+        );
+        let e = load_policies(&memory, "m.yaml", &Defaults::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("spec.metrics[0]: a Resource memory metric cannot be simulated"),
             "{e}"
         );
         let e = load_policies(

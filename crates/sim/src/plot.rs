@@ -294,6 +294,8 @@ pub fn frontier_chart(
             .build_cartesian_2d(0.0..x_hi, y_lo..100.5)
             .map_err(|x| e(x.to_string()))?;
         c.configure_mesh()
+            .x_label_formatter(&|v| short_number(*v))
+            .y_label_formatter(&|v| short_number(*v))
             .x_desc("cost (replica-hours)")
             .y_desc(format!("requests served {slo} (%)"))
             .light_line_style(WHITE.mix(0.0))
@@ -309,7 +311,8 @@ pub fn frontier_chart(
             c.draw_series(line.iter().map(|p| Circle::new(*p, 4, colour(i).filled())))
                 .map_err(|x| e(x.to_string()))?;
             c.draw_series(members.iter().map(|(value, k)| {
-                Text::new(value.clone(), pts[*k], ("sans-serif", 13).into_font())
+                EmptyElement::at(pts[*k])
+                    + Text::new(value.clone(), (7, -16), ("sans-serif", 13).into_font())
             }))
             .map_err(|x| e(x.to_string()))?;
         }

@@ -270,7 +270,7 @@ pub fn html(c: &Comparison<'_>, charts: &[(&'static str, String)]) -> String {
     let summaries: Vec<Summary> = c.runs.iter().map(|r| r.summary.clone()).collect();
     let rows = table_rows(&summaries);
     let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ebb sim report</title>\n<style>\nbody{font-family:sans-serif;margin:2em;max-width:1000px;color:#222}\ntable{border-collapse:collapse;font-size:13px}\nth,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}\nth:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}\nth{background:#f4f4f4}\nfigure{margin:1.5em 0}\n.setup{color:#555}\n</style>\n</head>\n<body>\n<h1>ebb sim</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ebb sim report</title>\n<style>\nbody{font-family:sans-serif;margin:2em;max-width:1250px;color:#222}\ntable{border-collapse:collapse;font-size:13px}\nth,td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}\nth:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}\nth{background:#f4f4f4}\nfigure{margin:1.5em 0}\n.setup{color:#555}\n</style>\n</head>\n<body>\n<h1>ebb sim</h1>\n",
     );
     let _ = writeln!(out, "<p class=\"setup\">{}</p>", escape(&c.setup));
     out.push_str("<table>\n");
