@@ -146,12 +146,27 @@ pub fn load_policies(
                     },
                 }
             }
+            ("ebb.dev", "Autoscaler") => {
+                let name = doc["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let kind = autoscaler(&doc, defaults).map_err(|m| err(Some(i), m))?;
+                PolicyDef {
+                    name: if name.is_empty() {
+                        "autoscaler".into()
+                    } else {
+                        name
+                    },
+                    kind,
+                }
+            }
             (_, kind) if SKIPPED.contains(&kind) => continue,
             (_, kind) => {
                 return Err(err(
                     Some(i),
                     format!(
-                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2), a KServe InferenceService or a Knative Service",
+                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2), a KServe InferenceService, a Knative Service or an ebb Autoscaler",
                         header.api_version
                     ),
                 ));
@@ -166,6 +181,53 @@ pub fn load_policies(
         ));
     }
     Ok(policies)
+}
+
+/// ebb's own `Autoscaler` kind: the HPA v2 fields with `class: hpa`, or the Knative settings
+/// under `spec.kpa` with `class: kpa`.
+fn autoscaler(doc: &Value, defaults: &Defaults) -> Result<PolicyKind, String> {
+    let spec = &doc["spec"];
+    match spec["class"].as_str() {
+        Some("hpa") => {
+            let mut fields = spec.clone();
+            if let Some(m) = fields.as_object_mut() {
+                m.remove("class");
+            }
+            let hpa: HpaSpec = serde_json::from_value(fields)
+                .map_err(|e| format!("spec: invalid for class hpa: {e}"))?;
+            let problems = hpa.validate("spec", Gates::EBB);
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                return Err(format!("the Autoscaler is not valid:\n{}", list.join("\n")));
+            }
+            simulable(&hpa)?;
+            Ok(PolicyKind::Hpa {
+                spec: Box::new(hpa),
+                settings: defaults.hpa.clone(),
+            })
+        }
+        Some("kpa") => {
+            let settings: KpaSettings = match spec.get("kpa") {
+                Some(v) => {
+                    serde_json::from_value(v.clone()).map_err(|e| format!("spec.kpa: {e}"))?
+                }
+                None => KpaSettings::default(),
+            };
+            let problems = settings.validate(&defaults.kpa, "spec.kpa");
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                return Err(format!("the Autoscaler is not valid:\n{}", list.join("\n")));
+            }
+            Ok(PolicyKind::Kpa {
+                spec: Box::new(KpaSpec::resolve(&defaults.kpa, &settings)),
+                manifest: doc.clone(),
+            })
+        }
+        other => Err(format!(
+            "spec.class: {:?}: an Autoscaler's class is hpa or kpa",
+            other.unwrap_or_default()
+        )),
+    }
 }
 
 /// The simulator models replicas' CPU; other HPA metrics have no source in a simulation.
@@ -554,6 +616,37 @@ spec:
         assert!(e.to_string().contains("window"), "{e}");
         assert!(Sweep::parse("target").is_err());
         assert_eq!(Sweep::parse("target=5, 10").unwrap().values, ["5", "10"]);
+    }
+
+    #[test]
+    fn reads_ebb_autoscalers_of_both_classes() {
+        let text = "apiVersion: ebb.dev/v1alpha1
+kind: Autoscaler
+metadata: {name: a}
+spec:
+  class: hpa
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 5
+  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}}]
+---
+apiVersion: ebb.dev/v1alpha1
+kind: Autoscaler
+metadata: {name: b}
+spec:
+  class: kpa
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  kpa: {target: 10, minScale: 1}
+";
+        let p = load_policies(text, "a.yaml", &Defaults::default()).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[0].class(), p[1].class()), ("hpa", "kpa"));
+        let PolicyKind::Kpa { spec, .. } = &p[1].kind else {
+            panic!()
+        };
+        assert_eq!(spec.min_scale, 1);
+        let bad = text.replace("target: 10", "target: 0");
+        let e = load_policies(&bad, "a.yaml", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().contains("spec.kpa"), "{e}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ use super::UserError;
   ebb sim --fixed 2 --fixed 4 --arrivals poisson:rate=30 --duration 1h --service exp:mean=100ms")]
 pub(crate) struct Args {
     /// Policy manifests: HorizontalPodAutoscaler (v1, v2), KServe InferenceService, Knative
-    /// Service. Repeat for more; every autoscaler in a file is a policy.
+    /// Service, ebb Autoscaler. Repeat for more; every autoscaler in a file is a policy.
     #[arg(short = 'f', long = "filename", help_heading = "Policies")]
     files: Vec<PathBuf>,
     /// Also run a fixed replica count as a baseline (repeatable).
@@ -192,7 +192,7 @@ fn policies(args: &Args) -> Result<(Vec<PolicyDef>, Sweeps), UserError> {
     }
     if base.is_empty() && args.fixed.is_empty() {
         return Err(UserError(
-            "no policy to simulate: give -f POLICY.yaml (an HPA, InferenceService or Knative Service) or --fixed N".into(),
+            "no policy to simulate: give -f POLICY.yaml (an HPA, InferenceService, Knative Service or ebb Autoscaler) or --fixed N".into(),
         ));
     }
     let mut out = Vec::new();

@@ -222,6 +222,13 @@ impl Driver for KpaDriver {
         let Some(log) = self.log.take() else {
             return Vec::new();
         };
+        // `ebb decide` replays InferenceServices and Knative Services.
+        if !matches!(
+            self.manifest["kind"].as_str(),
+            Some("InferenceService" | "Service")
+        ) {
+            return Vec::new();
+        }
         let end = log
             .decisions
             .last()
