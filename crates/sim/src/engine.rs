@@ -20,6 +20,10 @@ use crate::policy::{self, Driver, DriverContext, MetricsPipeline, PolicyDef};
 use crate::stats::{Recorder, Row, Summary};
 use crate::workload::{Workload, stream};
 
+/// The most replicas a run creates at once: a policy that asks for more gets this many (a
+/// Knative policy without max-scale can ask for millions when a queue builds up).
+pub const MAX_REPLICAS: u32 = 10_000;
+
 /// Everything about a run that is not the workload or the policy.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -204,7 +208,7 @@ impl Sim<'_> {
         self.wake_at = self.driver.next_wake();
         let Some(d) = decision else { return };
         let Some(to) = d.scale_to else { return };
-        let to = to.max(0) as u32;
+        let to = (to.max(0) as u32).min(MAX_REPLICAS);
         let from = self.cluster.active();
         if to == from {
             return;
@@ -250,7 +254,8 @@ pub fn run(
         .max(1);
     let initial = config
         .initial_replicas
-        .unwrap_or_else(|| policy.default_initial_replicas());
+        .unwrap_or_else(|| policy.default_initial_replicas())
+        .min(MAX_REPLICAS);
     let ctx = DriverContext {
         cpu: config.cpu,
         metrics: config.metrics,

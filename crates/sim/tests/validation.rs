@@ -320,3 +320,33 @@ fn kpa_scales_to_zero_between_bursts_and_holds_requests_while_it_wakes() {
     );
     assert_eq!(s.timed_out + s.rejected, 0);
 }
+
+#[test]
+fn a_policy_asking_for_millions_of_replicas_gets_the_cap() {
+    // Target 0.01 requests in flight per replica and no max-scale: the KPA wants thousands of
+    // replicas per request queued during the first cold start.
+    let kpa = load_policies(
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: greedy}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/target: \"0.01\", autoscaling.knative.dev/min-scale: \"1\"}
+",
+        "greedy.yaml",
+        &Defaults::default(),
+    )
+    .unwrap()
+    .remove(0);
+    let w = Workload::generated(
+        ArrivalSpec::parse("poisson:rate=200").unwrap(),
+        ServiceModel::parse("exp:mean=100ms").unwrap(),
+        Some(60_000_000_000),
+        1,
+    )
+    .unwrap();
+    let r = run(&w, &kpa, &SimConfig::default(), &mut |_| {});
+    assert_eq!(r.summary.max_replicas, ebb_sim::engine::MAX_REPLICAS);
+    assert!(r.summary.little.relative_error() < 1e-9);
+}
