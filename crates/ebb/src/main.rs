@@ -29,6 +29,7 @@ enum Command {
     Validate(cmd::validate::Args),
     Convert(cmd::convert::Args),
     Autoscale(cmd::autoscale::Args),
+    Sim(Box<cmd::sim::Args>),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Autoscale(args) => cmd::autoscale::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ pub(crate) mod autoscale;
 pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod load;
+pub(crate) mod sim;
 pub(crate) mod validate;
 
 /// A user mistake (bad file, bad flag): exit status 1, with a message that says what to change.
