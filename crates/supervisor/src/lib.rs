@@ -1,0 +1,49 @@
+//! ebb's local replicas: a service's replicas as processes on this machine.
+//!
+//! [`Supervisor::start`] sweeps replicas left behind by an earlier ebb that died, then
+//! [`Supervisor::add_service`] gives a [`ReplicaSet`] per service, built from a plain
+//! [`ReplicaSpec`] (the local image of a Deployment's container). One call reconciles:
+//! [`ReplicaSet::set_desired`] starts replicas or takes the least busy ones out of the pool.
+//!
+//! Each replica:
+//! - gets a free loopback port (`PORT`, and `{port}` in its arguments);
+//! - is probed (startupProbe, readinessProbe, livenessProbe; default readiness: TCP connect),
+//!   every 25 ms until it first answers, then on the probe's period; readiness changes are
+//!   published at once on [`ReplicaSet::watch`] with start and ready timestamps;
+//! - is restarted after a crash with the kubelet's backoff, shown as `CrashLoopBackOff`;
+//! - stops in order: out of the pool (`Terminating`), drained by the caller
+//!   ([`ReplicaSet::drained`]) or until its grace period ends, SIGTERM, SIGKILL;
+//! - runs in its own process group, with a parent-death signal and a watchdog process, so it
+//!   dies with ebb even when ebb is SIGKILLed; records in the [`StateDir`] let the next ebb
+//!   kill anything that still survived;
+//! - writes stdout and stderr to a log file in the state directory ([`logs`] reads them);
+//! - has its CPU (summed over its process group) and memory sampled from /proc
+//!   ([`ReplicaSet::usage`]), as metrics-server reports pods to the HPA.
+//!
+//! Linux only (process groups, `PR_SET_PDEATHSIG`, /proc).
+
+mod backoff;
+mod check;
+pub mod logs;
+mod os;
+mod plan;
+mod probe;
+mod replica;
+mod set;
+mod spawner;
+mod spec;
+mod state;
+mod status;
+mod supervisor;
+mod usage;
+mod watchdog;
+
+pub use backoff::BackoffPolicy;
+pub use set::{ReplicaSet, ScaleChange};
+pub use spec::{
+    DEFAULT_TERMINATION_GRACE_PERIOD, HttpGet, Probe, ProbeAction, ProbeKind, ReplicaSpec,
+};
+pub use state::{Leftover, StateDir, replica_name};
+pub use status::{EventKind, LastExit, ReplicaEvent, ReplicaPhase, ReplicaStatus};
+pub use supervisor::{Error, Supervisor, SupervisorConfig};
+pub use usage::ReplicaUsage;
