@@ -24,12 +24,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decide(cmd::decide::Args),
+    Logs(cmd::logs::Args),
+    ModelServer(cmd::model_server::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decide(args) => cmd::decide::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::ModelServer(args) => cmd::model_server::run(args),
     };
     match result {
         Ok(code) => code,

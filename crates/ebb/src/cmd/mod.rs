@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod decide;
+pub(crate) mod logs;
+pub(crate) mod model_server;
 
 /// A user mistake (bad file, bad flag): exit status 1, with a message that says what to change.
 #[derive(Debug)]
