@@ -8,7 +8,8 @@
 //! Each replica:
 //! - gets a free loopback port (`PORT`, and `{port}` in its arguments);
 //! - is probed (startupProbe, readinessProbe, livenessProbe; default readiness: TCP connect),
-//!   every 25 ms until it first answers, then on the probe's period; readiness changes are
+//!   every 5 ms (exec probes: 100 ms) until it first answers, then on the probe's period, so
+//!   ebb knows a replica is ready a few milliseconds after it is; readiness changes are
 //!   published at once on [`ReplicaSet::watch`] with start and ready timestamps;
 //! - is restarted after a crash with the kubelet's backoff, shown as `CrashLoopBackOff`;
 //! - stops in order: out of the pool (`Terminating`), drained by the caller

@@ -1,9 +1,10 @@
 //! When to probe and what the results mean: the kubelet's prober as a pure state machine.
 //!
 //! Time is the elapsed time since the container started, handed in by the caller. Startup and
-//! readiness probes run every `fast_interval` (25 ms by default) until their first success, so
-//! a replica joins the pool within milliseconds of being able to serve, not on the next
-//! multi-second period; after that, each probe keeps its own `periodSeconds`.
+//! readiness probes run every `fast_interval` (5 ms by default, 100 ms for exec probes) until
+//! their first success, so a replica joins the pool within milliseconds of being able to
+//! serve, not on the next multi-second period; after that, each probe keeps its own
+//! `periodSeconds`.
 //!
 //! Fast probing must not shorten the time a slow model has to start: a startup probe fails the
 //! container only once `initialDelaySeconds + failureThreshold × periodSeconds` has passed

@@ -17,7 +17,7 @@ use crate::check::{self, Target};
 use crate::os::{self, ProcessId, Sig};
 use crate::probe::{ProbeState, Verdict};
 use crate::set::SetShared;
-use crate::spec::{Probe, ProbeKind, ReplicaSpec};
+use crate::spec::{Probe, ProbeAction, ProbeKind, ReplicaSpec};
 use crate::state::ReplicaRecord;
 use crate::status::{EventKind, LastExit, ReplicaEvent, ReplicaPhase};
 use crate::supervisor::Shared;
@@ -186,13 +186,14 @@ impl Replica {
             cmd.current_dir(dir);
         }
         os::isolate(&mut cmd);
+        // Start-to-ready counts from before the fork: the process may run before we hear back.
+        let started_at = Instant::now();
         let child = self
             .sup
             .spawner
             .spawn(cmd)
             .await
             .map_err(|e| describe_spawn_error(&spec.program, &e))?;
-        let started_at = Instant::now();
         let pid = child
             .id()
             .ok_or_else(|| "the process exited before its PID was read".to_string())?;
@@ -272,7 +273,11 @@ impl Replica {
     async fn supervise(&mut self, mut process: Process) -> Ended {
         let sup = Arc::clone(&self.sup);
         let spec = self.spec().clone();
-        let mut probes = Probes::new(&spec, sup.config.fast_probe_interval);
+        let fast = FastIntervals {
+            network: sup.config.fast_probe_interval,
+            exec: sup.config.fast_exec_probe_interval,
+        };
+        let mut probes = Probes::new(&spec, fast);
         let target = Target {
             port: process.port,
             env: &spec.env,
@@ -586,11 +591,28 @@ fn exit_text(exit: &LastExit) -> String {
 struct Probes {
     active: Vec<ProbeState>,
     after_startup: Vec<(ProbeKind, Probe)>,
-    fast: Duration,
+    fast: FastIntervals,
+}
+
+/// Fast-phase intervals: network probes are cheap, exec probes fork a process each time.
+#[derive(Clone, Copy)]
+struct FastIntervals {
+    network: Duration,
+    exec: Duration,
+}
+
+impl FastIntervals {
+    fn state(self, kind: ProbeKind, probe: Probe, activated_at: Duration) -> ProbeState {
+        let fast = match probe.action {
+            ProbeAction::Exec { .. } => self.exec,
+            ProbeAction::HttpGet(_) | ProbeAction::TcpSocket { .. } => self.network,
+        };
+        ProbeState::new(kind, probe, fast, activated_at)
+    }
 }
 
 impl Probes {
-    fn new(spec: &ReplicaSpec, fast: Duration) -> Self {
+    fn new(spec: &ReplicaSpec, fast: FastIntervals) -> Self {
         let mut later = vec![(ProbeKind::Readiness, spec.effective_readiness_probe())];
         if let Some(liveness) = &spec.liveness_probe {
             later.push((ProbeKind::Liveness, liveness.clone()));
@@ -601,12 +623,11 @@ impl Probes {
             fast,
         };
         match &spec.startup_probe {
-            Some(startup) => probes.active.push(ProbeState::new(
-                ProbeKind::Startup,
-                startup.clone(),
-                fast,
-                Duration::ZERO,
-            )),
+            Some(startup) => {
+                probes
+                    .active
+                    .push(fast.state(ProbeKind::Startup, startup.clone(), Duration::ZERO));
+            }
             None => probes.startup_passed(Duration::ZERO),
         }
         probes
@@ -625,7 +646,7 @@ impl Probes {
         let fast = self.fast;
         self.active = std::mem::take(&mut self.after_startup)
             .into_iter()
-            .map(|(kind, probe)| ProbeState::new(kind, probe, fast, at))
+            .map(|(kind, probe)| fast.state(kind, probe, at))
             .collect();
     }
 }

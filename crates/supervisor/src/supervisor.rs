@@ -27,8 +27,12 @@ pub struct SupervisorConfig {
     pub state_dir: PathBuf,
     /// Crash restart delays (default: the kubelet's 10 s doubling to 5 min).
     pub backoff: BackoffPolicy,
-    /// How often startup and readiness probes run until their first success (default 25 ms).
+    /// How often HTTP and TCP startup and readiness probes run until their first success
+    /// (default 5 ms: a refused loopback connect costs microseconds, and this interval is most
+    /// of the delay between a replica opening its port and ebb knowing it).
     pub fast_probe_interval: Duration,
+    /// The same for exec probes, which start a process each time (default 100 ms).
+    pub fast_exec_probe_interval: Duration,
     /// How often CPU and memory are sampled; usage is the rate between the last two samples
     /// (default 15 s, metrics-server's resolution).
     pub usage_interval: Duration,
@@ -42,7 +46,8 @@ impl SupervisorConfig {
         SupervisorConfig {
             state_dir: state_dir.into(),
             backoff: BackoffPolicy::default(),
-            fast_probe_interval: Duration::from_millis(25),
+            fast_probe_interval: Duration::from_millis(5),
+            fast_exec_probe_interval: Duration::from_millis(100),
             usage_interval: Duration::from_secs(15),
             watchdog: true,
         }

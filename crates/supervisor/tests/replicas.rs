@@ -201,7 +201,8 @@ async fn readiness_is_seen_within_milliseconds_of_the_port_opening() {
     let script = "import os, socket, sys, time\n\
                   time.sleep(1)\n\
                   s = socket.socket(); s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(16)\n\
-                  open(sys.argv[1], 'w').write(repr(time.monotonic()))\n\
+                  bound = time.monotonic()\n\
+                  open(sys.argv[1] + '.tmp', 'w').write(repr(bound)); os.replace(sys.argv[1] + '.tmp', sys.argv[1])\n\
                   time.sleep(60)\n";
     let spec = ReplicaSpec::new(
         "python3",
@@ -212,8 +213,10 @@ async fn readiness_is_seen_within_milliseconds_of_the_port_opening() {
     set.set_desired(1, |_| 0);
     let status = wait_status(&set, "ready", all_ready(1)).await;
     let seen = monotonic_secs();
+    // The replica notes the time right after listen(), and writes it a moment later.
+    assert!(eventually(Duration::from_secs(10), || bound_file.exists()));
     let bound: f64 = std::fs::read_to_string(&bound_file)
-        .expect("bound_at written before ready")
+        .expect("bound_at")
         .trim()
         .parse()
         .expect("a number");
