@@ -21,6 +21,31 @@
 //! - has its CPU (summed over its process group) and memory sampled from /proc
 //!   ([`ReplicaSet::usage`]), as metrics-server reports pods to the HPA.
 //!
+//! ```no_run
+//! use ebb_supervisor::{HttpGet, Probe, ProbeAction, ReplicaSpec, StateDir, Supervisor, SupervisorConfig};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let supervisor = Supervisor::start(SupervisorConfig::new(StateDir::default_root()))?;
+//! let mut spec = ReplicaSpec::new("ebb", ["model-server", "--port", "{port}"]);
+//! spec.readiness_probe = Some(Probe::new(ProbeAction::HttpGet(HttpGet::path("/health_check"))));
+//! let model = supervisor.add_service("custom-model", spec)?;
+//!
+//! let mut pool = model.watch(); // the gateway's view: who is ready, where
+//! model.set_desired(2, |_replica| 0); // startup is the diff from nothing
+//! pool.wait_for(|replicas| replicas.iter().filter(|r| r.ready).count() == 2).await?;
+//!
+//! // Scale-down: the least busy replica leaves the pool at once...
+//! let in_flight = |replica: &str| if replica == "custom-model-1" { 3 } else { 0 };
+//! let change = model.set_desired(1, in_flight);
+//! assert_eq!(change.stopping, ["custom-model-2"]);
+//! // ...and once the gateway has drained it, gets SIGTERM (SIGKILL after its grace period).
+//! model.drained("custom-model-2");
+//!
+//! supervisor.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Linux only (process groups, `PR_SET_PDEATHSIG`, /proc).
 
 mod backoff;

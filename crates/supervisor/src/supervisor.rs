@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -183,7 +184,7 @@ impl Shared {
 pub struct Supervisor {
     shared: Arc<Shared>,
     leftovers: Vec<Leftover>,
-    shut_down: bool,
+    shut_down: AtomicBool,
 }
 
 impl Supervisor {
@@ -238,7 +239,7 @@ impl Supervisor {
         Ok(Supervisor {
             shared,
             leftovers,
-            shut_down: false,
+            shut_down: AtomicBool::new(false),
         })
     }
 
@@ -293,8 +294,9 @@ impl Supervisor {
     }
 
     /// Stops every replica gracefully (SIGTERM, then SIGKILL after its grace period; drain
-    /// through the gateway before calling this) and waits for them to be gone.
-    pub async fn shutdown(mut self) {
+    /// through the gateway before calling this) and waits for them to be gone. Afterwards
+    /// `set_desired` does nothing.
+    pub async fn shutdown(&self) {
         self.shared.shutdown.cancel();
         self.shared.tasks.close();
         let longest_grace = self
@@ -315,18 +317,20 @@ impl Supervisor {
         self.finish();
     }
 
-    fn finish(&mut self) {
+    fn finish(&self) {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
         if let Some(dog) = &self.shared.watchdog {
             dog.disarm();
         }
         self.shared.state.remove_owner_dir(self.shared.owner);
-        self.shut_down = true;
     }
 }
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
-        if !self.shut_down {
+        if !self.shut_down.load(Ordering::SeqCst) {
             self.shared.shutdown.cancel();
             self.shared.kill_all_groups();
             self.finish();
