@@ -10,10 +10,13 @@
 //! container only once `initialDelaySeconds + failureThreshold × periodSeconds` has passed
 //! without a success (the startup allowance Kubernetes documents), however many fast probes
 //! failed before.
+//!
+//! [`Probes`] holds one process's probes: the startup probe alone until it passes, then
+//! readiness and liveness, as the kubelet runs them.
 
 use std::time::Duration;
 
-use crate::spec::{Probe, ProbeKind};
+use crate::spec::{Probe, ProbeAction, ProbeKind, ReplicaSpec};
 
 /// What a probe result changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +152,71 @@ impl ProbeState {
     }
 }
 
+/// The probes of one process: the startup probe alone until it passes, then readiness and
+/// liveness.
+pub(crate) struct Probes {
+    pub(crate) active: Vec<ProbeState>,
+    after_startup: Vec<(ProbeKind, Probe)>,
+    fast: FastIntervals,
+}
+
+/// Fast-phase intervals: network probes are cheap, exec probes fork a process each time.
+#[derive(Clone, Copy)]
+pub(crate) struct FastIntervals {
+    pub(crate) network: Duration,
+    pub(crate) exec: Duration,
+}
+
+impl FastIntervals {
+    fn state(self, kind: ProbeKind, probe: Probe, activated_at: Duration) -> ProbeState {
+        let fast = match probe.action {
+            ProbeAction::Exec { .. } => self.exec,
+            ProbeAction::HttpGet(_) | ProbeAction::TcpSocket { .. } => self.network,
+        };
+        ProbeState::new(kind, probe, fast, activated_at)
+    }
+}
+
+impl Probes {
+    pub(crate) fn new(spec: &ReplicaSpec, fast: FastIntervals) -> Self {
+        let mut later = vec![(ProbeKind::Readiness, spec.effective_readiness_probe())];
+        if let Some(liveness) = &spec.liveness_probe {
+            later.push((ProbeKind::Liveness, liveness.clone()));
+        }
+        let mut probes = Probes {
+            active: Vec::new(),
+            after_startup: later,
+            fast,
+        };
+        match &spec.startup_probe {
+            Some(startup) => {
+                probes
+                    .active
+                    .push(fast.state(ProbeKind::Startup, startup.clone(), Duration::ZERO));
+            }
+            None => probes.startup_passed(Duration::ZERO),
+        }
+        probes
+    }
+
+    /// The probe due first (its index in `active`), and when.
+    pub(crate) fn next(&self) -> Option<(usize, Duration)> {
+        self.active
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i, p.next_at()))
+            .min_by_key(|&(_, at)| at)
+    }
+
+    pub(crate) fn startup_passed(&mut self, at: Duration) {
+        let fast = self.fast;
+        self.active = std::mem::take(&mut self.after_startup)
+            .into_iter()
+            .map(|(kind, probe)| fast.state(kind, probe, at))
+            .collect();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +327,45 @@ mod tests {
         let mut s = ProbeState::new(ProbeKind::Liveness, probe(1000, 1, 3), FAST, ms(0));
         s.record(ms(0), ms(1500), true);
         assert_eq!(s.next_at(), ms(1500));
+    }
+
+    fn fast() -> FastIntervals {
+        FastIntervals {
+            network: ms(5),
+            exec: ms(100),
+        }
+    }
+
+    #[test]
+    fn a_startup_probe_runs_alone_until_it_passes() {
+        let mut spec = ReplicaSpec::new("x", Vec::<String>::new());
+        spec.startup_probe = Some(probe(1000, 1, 3));
+        spec.liveness_probe = Some(Probe::new(ProbeAction::Exec {
+            command: vec!["true".into()],
+        }));
+        let mut probes = Probes::new(&spec, fast());
+        let kinds = |p: &Probes| p.active.iter().map(ProbeState::kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&probes), [ProbeKind::Startup]);
+        probes.startup_passed(ms(700));
+        assert_eq!(kinds(&probes), [ProbeKind::Readiness, ProbeKind::Liveness]);
+        assert_eq!(
+            probes.next(),
+            Some((0, ms(700))),
+            "readiness first, at once"
+        );
+    }
+
+    #[test]
+    fn exec_probes_use_the_slower_fast_interval() {
+        let mut spec = ReplicaSpec::new("x", Vec::<String>::new());
+        spec.readiness_probe = Some(Probe::new(ProbeAction::Exec {
+            command: vec!["true".into()],
+        }));
+        let mut probes = Probes::new(&spec, fast());
+        probes.active[0].record(ms(0), ms(1), false);
+        assert_eq!(probes.next(), Some((0, ms(101))));
+        let mut tcp = Probes::new(&ReplicaSpec::new("x", Vec::<String>::new()), fast());
+        tcp.active[0].record(ms(0), ms(1), false);
+        assert_eq!(tcp.next(), Some((0, ms(6))));
     }
 }

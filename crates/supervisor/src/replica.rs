@@ -15,9 +15,9 @@ use tokio::time::{Instant, sleep_until};
 use crate::backoff::CrashBackoff;
 use crate::check::{self, Target};
 use crate::os::{self, ProcessId, Sig};
-use crate::probe::{ProbeState, Verdict};
+use crate::probe::{FastIntervals, Probes, Verdict};
 use crate::set::SetShared;
-use crate::spec::{Probe, ProbeAction, ProbeKind, ReplicaSpec};
+use crate::spec::{ProbeKind, ReplicaSpec};
 use crate::state::ReplicaRecord;
 use crate::status::{EventKind, LastExit, ReplicaEvent, ReplicaPhase};
 use crate::supervisor::Shared;
@@ -108,7 +108,7 @@ impl Replica {
             .borrow()
             .iter()
             .find(|s| s.ordinal == self.ordinal)
-            .and_then(|s| s.last_exit.as_ref().map(exit_text))
+            .and_then(|s| s.last_exit.as_ref().map(LastExit::describe))
             .map(|text| format!(" (its process {text})"))
             .unwrap_or_default();
         self.set.remove(self.ordinal, &self.name);
@@ -379,8 +379,8 @@ impl Replica {
         let now = Instant::now();
         let ran_for = now.saturating_duration_since(process.started_at);
         self.clean_up(&process);
-        let exit = last_exit(status.ok(), message, process.started_at, now);
-        let text = exit_text(&exit);
+        let exit = LastExit::from_status(status.ok(), message, process.started_at, now);
+        let text = exit.describe();
         self.set.update(self.ordinal, |s| {
             s.ready = false;
             s.address = None;
@@ -556,97 +556,5 @@ fn describe_spawn_error(program: &str, error: &io::Error) -> String {
             format!("program {program:?} is not executable (permission denied)")
         }
         _ => format!("cannot run {program:?}: {error}"),
-    }
-}
-
-fn last_exit(
-    status: Option<ExitStatus>,
-    message: Option<String>,
-    started_at: Instant,
-    finished_at: Instant,
-) -> LastExit {
-    use std::os::unix::process::ExitStatusExt as _;
-    let code = status.and_then(|s| s.code());
-    let signal = status.and_then(|s| s.signal());
-    let exit_code = code.or(signal.map(|s| 128 + s)).unwrap_or(-1);
-    LastExit {
-        reason: if exit_code == 0 { "Completed" } else { "Error" },
-        exit_code,
-        signal,
-        message,
-        started_at: Some(started_at),
-        finished_at,
-    }
-}
-
-fn exit_text(exit: &LastExit) -> String {
-    match exit.signal {
-        Some(signal) => format!("was killed by signal {signal}"),
-        None => format!("exited with code {}", exit.exit_code),
-    }
-}
-
-/// The probes of one process: the startup probe alone until it passes, then readiness and
-/// liveness.
-struct Probes {
-    active: Vec<ProbeState>,
-    after_startup: Vec<(ProbeKind, Probe)>,
-    fast: FastIntervals,
-}
-
-/// Fast-phase intervals: network probes are cheap, exec probes fork a process each time.
-#[derive(Clone, Copy)]
-struct FastIntervals {
-    network: Duration,
-    exec: Duration,
-}
-
-impl FastIntervals {
-    fn state(self, kind: ProbeKind, probe: Probe, activated_at: Duration) -> ProbeState {
-        let fast = match probe.action {
-            ProbeAction::Exec { .. } => self.exec,
-            ProbeAction::HttpGet(_) | ProbeAction::TcpSocket { .. } => self.network,
-        };
-        ProbeState::new(kind, probe, fast, activated_at)
-    }
-}
-
-impl Probes {
-    fn new(spec: &ReplicaSpec, fast: FastIntervals) -> Self {
-        let mut later = vec![(ProbeKind::Readiness, spec.effective_readiness_probe())];
-        if let Some(liveness) = &spec.liveness_probe {
-            later.push((ProbeKind::Liveness, liveness.clone()));
-        }
-        let mut probes = Probes {
-            active: Vec::new(),
-            after_startup: later,
-            fast,
-        };
-        match &spec.startup_probe {
-            Some(startup) => {
-                probes
-                    .active
-                    .push(fast.state(ProbeKind::Startup, startup.clone(), Duration::ZERO));
-            }
-            None => probes.startup_passed(Duration::ZERO),
-        }
-        probes
-    }
-
-    /// The probe due first (its index in `active`), and when.
-    fn next(&self) -> Option<(usize, Duration)> {
-        self.active
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i, p.next_at()))
-            .min_by_key(|&(_, at)| at)
-    }
-
-    fn startup_passed(&mut self, at: Duration) {
-        let fast = self.fast;
-        self.active = std::mem::take(&mut self.after_startup)
-            .into_iter()
-            .map(|(kind, probe)| fast.state(kind, probe, at))
-            .collect();
     }
 }

@@ -56,6 +56,37 @@ pub struct LastExit {
     pub finished_at: Instant,
 }
 
+impl LastExit {
+    /// From a process's exit status (`None` when it could not be waited for).
+    pub(crate) fn from_status(
+        status: Option<std::process::ExitStatus>,
+        message: Option<String>,
+        started_at: Instant,
+        finished_at: Instant,
+    ) -> LastExit {
+        use std::os::unix::process::ExitStatusExt as _;
+        let code = status.and_then(|s| s.code());
+        let signal = status.and_then(|s| s.signal());
+        let exit_code = code.or(signal.map(|s| 128 + s)).unwrap_or(-1);
+        LastExit {
+            reason: if exit_code == 0 { "Completed" } else { "Error" },
+            exit_code,
+            signal,
+            message,
+            started_at: Some(started_at),
+            finished_at,
+        }
+    }
+
+    /// `exited with code 3`, `was killed by signal 9`.
+    pub fn describe(&self) -> String {
+        match self.signal {
+            Some(signal) => format!("was killed by signal {signal}"),
+            None => format!("exited with code {}", self.exit_code),
+        }
+    }
+}
+
 /// One replica, as a gateway, `ebb get pods` or a test needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaStatus {
