@@ -460,7 +460,7 @@ fn v2_texts(value: &Value) -> Result<(Vec<String>, Option<Value>), ApiError> {
     check_count(texts.len())?;
     if let Some(shape) = input.get("shape").and_then(Value::as_array) {
         let dims: Option<Vec<u64>> = shape.iter().map(Value::as_u64).collect();
-        let elements = dims.map(|d| d.iter().product::<u64>());
+        let elements = dims.and_then(|d| d.iter().try_fold(1u64, |n, &dim| n.checked_mul(dim)));
         if elements != Some(texts.len() as u64) {
             return Err(bad(format!(
                 "inputs[{index}].shape {} does not match the {} strings in data",

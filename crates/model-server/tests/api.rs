@@ -251,6 +251,7 @@ async fn bad_requests_get_4xx_with_a_json_error_naming_the_problem() {
             400,
             "inputs[0].shape [3] does not match the 1 strings in data",
         ),
+        ("POST", "/v2/models/custom-model/infer", r#"{"inputs": [{"name": "t", "shape": [4294967296, 4294967296, 16], "datatype": "BYTES", "data": ["a"]}]}"#.into(), 400, "does not match the 1 strings in data"),
         ("GET", "/nope", String::new(), 404, "no route for GET /nope"),
         (
             "GET",

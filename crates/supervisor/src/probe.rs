@@ -94,10 +94,12 @@ impl ProbeState {
             return self.not_before;
         };
         let next = match self.fast_interval {
-            Some(fast) if !self.ever_succeeded => self.last_end + fast,
+            Some(fast) if !self.ever_succeeded => self.last_end.saturating_add(fast),
             // Periodic probes tick from their start, as the kubelet's ticker does; a probe that
             // overran its period is followed by the next one at once.
-            _ => (last_start + self.probe.period).max(self.last_end),
+            _ => last_start
+                .saturating_add(self.probe.period)
+                .max(self.last_end),
         };
         next.max(self.not_before)
     }
@@ -144,11 +146,11 @@ impl ProbeState {
 
     /// How long a startup probe may keep failing: `initialDelay + failureThreshold × period`.
     pub(crate) fn startup_allowance(&self) -> Duration {
-        self.probe.initial_delay
-            + self
-                .probe
+        self.probe.initial_delay.saturating_add(
+            self.probe
                 .period
-                .saturating_mul(self.probe.failure_threshold)
+                .saturating_mul(self.probe.failure_threshold),
+        )
     }
 }
 

@@ -294,7 +294,7 @@ impl Replica {
                 let Some((index, due, action, timeout)) = &next else {
                     return std::future::pending().await;
                 };
-                sleep_until(started_at + *due).await;
+                sleep_until(later(started_at, *due)).await;
                 let begin = started_at.elapsed();
                 let result = check::run(action, *timeout, &target).await;
                 (*index, begin, started_at.elapsed(), result)
@@ -438,7 +438,7 @@ impl Replica {
         drain: bool,
     ) -> io::Result<ExitStatus> {
         let grace = self.spec().termination_grace_period;
-        let deadline = Instant::now() + grace;
+        let deadline = later(Instant::now(), grace);
         if drain {
             while !self.drained {
                 tokio::select! {
@@ -457,7 +457,7 @@ impl Replica {
             signal(process.pid, Sig::Kill);
         } else {
             signal(process.pid, Sig::Term);
-            let kill_at = deadline.max(Instant::now() + MIN_TERM_GRACE);
+            let kill_at = deadline.max(later(Instant::now(), MIN_TERM_GRACE));
             tokio::select! {
                 status = process.child.wait() => return status,
                 () = sleep_until(kill_at) => signal(process.pid, Sig::Kill),
@@ -493,7 +493,7 @@ impl Replica {
         if self.terminating || self.sup.shutdown.is_cancelled() {
             return false;
         }
-        let restart_at = Instant::now() + delay;
+        let restart_at = later(Instant::now(), delay);
         if delay.is_zero() {
             self.set
                 .update(self.ordinal, |s| s.phase = ReplicaPhase::Pending);
@@ -526,6 +526,13 @@ impl Replica {
             }
         }
     }
+}
+
+/// `at + wait`, or about a century from `at` when a configured duration is absurdly long
+/// (`Instant + Duration` would panic on overflow).
+fn later(at: Instant, wait: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    at.checked_add(wait.min(CENTURY)).unwrap_or(at)
 }
 
 fn signal(pgid: u32, sig: Sig) {

@@ -306,7 +306,9 @@ impl Supervisor {
             .map(|set| set.spec.termination_grace_period)
             .max()
             .unwrap_or_default();
-        let bound = longest_grace + crate::replica::MIN_TERM_GRACE + Duration::from_secs(5);
+        let bound = longest_grace
+            .saturating_add(crate::replica::MIN_TERM_GRACE)
+            .saturating_add(Duration::from_secs(5));
         if tokio::time::timeout(bound, self.shared.tasks.wait())
             .await
             .is_err()

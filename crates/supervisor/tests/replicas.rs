@@ -768,3 +768,31 @@ async fn the_next_supervisor_sweeps_what_a_killed_one_left_behind() {
     );
     sup.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurdly_long_durations_neither_panic_nor_block_a_drained_stop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sup = Supervisor::start(config(dir.path())).expect("start");
+    let mut spec = sh("exec sleep 60");
+    spec.termination_grace_period = Duration::MAX;
+    let mut probe = Probe::new(ProbeAction::TcpSocket { port: None });
+    probe.initial_delay = Duration::MAX;
+    probe.period = Duration::MAX;
+    spec.readiness_probe = Some(probe);
+    let set = sup.add_service("forever", spec).expect("add");
+    let mut events = set.events();
+    set.set_desired(1, |_| 0);
+    wait_event(&mut events, |e| e.kind == EventKind::Started).await;
+    assert!(!set.status()[0].ready, "the probe is not due for a century");
+    set.set_desired(0, |_| 0);
+    set.drained("forever-1");
+    let removed = wait_event(&mut events, |e| e.kind == EventKind::Removed).await;
+    assert!(
+        removed
+            .message
+            .ends_with("(its process was killed by signal 15)"),
+        "{}",
+        removed.message
+    );
+    sup.shutdown().await;
+}
