@@ -65,11 +65,8 @@ fn serves_the_seed_request_and_stops_cleanly_on_sigterm() {
     );
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#"{"predictions":[["#), "{response}");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("a pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     let mut status = None;
     for _ in 0..300 {
         if let Some(s) = child.try_wait().expect("try_wait") {

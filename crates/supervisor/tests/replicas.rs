@@ -638,10 +638,10 @@ impl Drop for Cleanup {
         let _ = self.child.kill();
         let _ = self.child.wait();
         for &(pid, start) in &self.processes {
-            if start_ticks(pid) == Some(start) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+            if start_ticks(pid) == Some(start)
+                && let Some(pid) = rustix::process::Pid::from_raw(pid as i32)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
         }
     }
