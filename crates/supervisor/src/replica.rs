@@ -88,7 +88,8 @@ impl Replica {
 
     pub(crate) async fn run(mut self) {
         let mut backoff = CrashBackoff::new(self.sup.config.backoff);
-        loop {
+        // A replica created just before a shutdown never starts a process.
+        while !self.sup.shutdown.is_cancelled() {
             let ran_for = match self.start().await {
                 Some(process) => match self.supervise(process).await {
                     Ended::Stopped => break,
