@@ -219,8 +219,7 @@ async fn model_server_round(set: &ReplicaSet, samples: &mut Samples) -> Result<(
     Ok(())
 }
 
-async fn run(options: Options) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("ebb-bench-replicas-{}", std::process::id()));
+async fn run(options: Options, dir: &std::path::Path) -> Result<(), String> {
     let mut config = SupervisorConfig::new(dir.join("state"));
     if let Some(ms) = options.fast_ms {
         config.fast_probe_interval = Duration::from_millis(ms);
@@ -259,7 +258,6 @@ async fn run(options: Options) -> Result<(), String> {
     }
     samples.print();
     sup.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
@@ -281,7 +279,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(options)) {
+    let dir = std::env::temp_dir().join(format!("ebb-bench-replicas-{}", std::process::id()));
+    let result = runtime.block_on(run(options, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
