@@ -30,6 +30,8 @@ enum Command {
     Convert(cmd::convert::Args),
     Autoscale(cmd::autoscale::Args),
     Sim(Box<cmd::sim::Args>),
+    Logs(cmd::logs::Args),
+    ModelServer(cmd::model_server::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Autoscale(args) => cmd::autoscale::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::ModelServer(args) => cmd::model_server::run(args),
     };
     match result {
         Ok(code) => code,

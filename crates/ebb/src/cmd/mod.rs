@@ -4,6 +4,8 @@ pub(crate) mod autoscale;
 pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod load;
+pub(crate) mod logs;
+pub(crate) mod model_server;
 pub(crate) mod sim;
 pub(crate) mod validate;
 
