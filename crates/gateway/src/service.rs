@@ -497,3 +497,7 @@ pub(crate) enum ReplicaError {
     Unknown,
     Draining,
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;
