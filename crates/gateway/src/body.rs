@@ -13,7 +13,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::service::Ticket;
-use crate::upstream::{Sender, Upstream};
+use crate::upstream::{Conn, Upstream};
 
 /// The request body exceeded the service's limit.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +119,8 @@ impl Body for ResponseBody {
 }
 
 /// A replica's response body; finishing it releases the request's slot and pools the connection.
+///
+/// It also drives the connection the body arrives on (see the `upstream` module).
 pub struct ProxiedBody {
     inner: Incoming,
     done: Option<Finish>,
@@ -126,7 +128,7 @@ pub struct ProxiedBody {
 
 struct Finish {
     ticket: Ticket,
-    conn: Sender,
+    conn: Conn,
     upstream: Arc<Upstream>,
 }
 
@@ -142,7 +144,7 @@ impl ProxiedBody {
     pub(crate) fn new(
         inner: Incoming,
         ticket: Ticket,
-        conn: Sender,
+        conn: Conn,
         upstream: Arc<Upstream>,
     ) -> Self {
         let mut body = ProxiedBody {
@@ -183,7 +185,15 @@ impl Body for ProxiedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let result = match Pin::new(&mut self.inner).poll_frame(cx) {
+        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
+        // The connection is driven from here: its reads feed `inner`.
+        if polled.is_pending()
+            && let Some(done) = &mut self.done
+        {
+            let _closed = done.conn.poll_drive(cx);
+            polled = Pin::new(&mut self.inner).poll_frame(cx);
+        }
+        let result = match polled {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };

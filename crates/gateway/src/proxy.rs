@@ -20,12 +20,10 @@ use hyper::body::{Body, Incoming};
 use crate::Shared;
 use crate::body::{BodyTooLarge, ProxiedBody, RequestBody, ResponseBody};
 use crate::service::{Admission, Service, Ticket};
-use crate::upstream::{Sender, Upstream};
+use crate::upstream::{Conn, Upstream};
 
 /// A connect, or a stale pooled connection, plus two retries elsewhere.
 const MAX_ATTEMPTS: u32 = 3;
-/// Replicas are local or in-cluster; a connect that takes longer is as good as refused.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Header naming why the gateway answered a request itself.
 pub const REASON_HEADER: &str = "x-ebb-reason";
@@ -104,18 +102,16 @@ async fn forward(
     ticket: &mut Ticket,
     mut upstream: Arc<Upstream>,
     mut req: Request<RequestBody>,
-) -> Result<(Response<Incoming>, Sender, Arc<Upstream>), Rejection> {
+) -> Result<(Response<Incoming>, Conn, Arc<Upstream>), Rejection> {
     let response_timeout = ticket.service().limits.response_timeout;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match tokio::time::timeout(CONNECT_TIMEOUT, upstream.checkout()).await {
-            Err(_) => format!("no connection within {CONNECT_TIMEOUT:?}"),
-            Ok(Err(error)) => error.to_string(),
-            Ok(Ok(mut conn)) => {
-                let sent = conn.sender.try_send_request(req);
-                match tokio::time::timeout(response_timeout, sent).await {
-                    Ok(Ok(response)) => return Ok((response, conn.sender, upstream)),
+        let failure = match upstream.checkout().await {
+            Err(error) => error.to_string(),
+            Ok(mut conn) => {
+                match tokio::time::timeout(response_timeout, conn.send(req)).await {
+                    Ok(Ok(response)) => return Ok((response, conn, upstream)),
                     Err(_) => {
                         return Err(Rejection::ResponseTimeout {
                             addr: upstream.addr.to_string(),
@@ -178,6 +174,10 @@ fn upstream_request(req: Request<Incoming>, limit: u64) -> Request<RequestBody> 
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages have none: look before touching the map.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(connection) = headers.remove(header::CONNECTION)
         && let Ok(listed) = connection.to_str()
     {
@@ -187,18 +187,27 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
             }
         }
     }
-    for name in [
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+}
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+];
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
 }
 
 /// An answer of the gateway's own, with a reason a program can read.
