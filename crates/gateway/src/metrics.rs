@@ -53,6 +53,7 @@ pub(crate) struct GatewayMetrics {
     replica_in_flight: Family<ReplicaLabels, Gauge>,
     replica_completed: Family<ReplicaLabels, Counter>,
     pub(crate) connections: Gauge,
+    pub(crate) unrouted: Counter,
 }
 
 impl GatewayMetrics {
@@ -70,6 +71,7 @@ impl GatewayMetrics {
             replica_in_flight: Family::default(),
             replica_completed: Family::default(),
             connections: Gauge::default(),
+            unrouted: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("ebb_gateway");
         r.register(
@@ -126,6 +128,11 @@ impl GatewayMetrics {
             "connections",
             "Open client connections",
             m.connections.clone(),
+        );
+        r.register(
+            "unrouted",
+            "Requests that matched no service (answered 404)",
+            m.unrouted.clone(),
         );
         m
     }

@@ -41,6 +41,7 @@ pub(crate) async fn handle(gateway: &Shared, req: Request<Incoming>) -> Response
         .route(host, path)
         .and_then(|i| gateway.services.get(i))
     else {
+        gateway.metrics.unrouted.inc();
         let body = gateway.router.not_found_body(host, path);
         return local(StatusCode::NOT_FOUND, "unknown-service", body, false);
     };

@@ -147,7 +147,9 @@ impl Upstream {
                 return Ok(conn);
             }
         }
-        match tokio::time::timeout(CONNECT_TIMEOUT, self.connect()).await {
+        // Boxed: connecting is the rare path, and its future would otherwise enlarge every
+        // request's future (which hyper keeps allocated for each client connection).
+        match Box::pin(tokio::time::timeout(CONNECT_TIMEOUT, self.connect())).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,

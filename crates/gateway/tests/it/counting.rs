@@ -151,3 +151,37 @@ async fn average_concurrency_is_time_weighted() {
         assert_eq!(reply.expect("client").status.as_u16(), 200);
     }
 }
+
+#[tokio::test]
+async fn every_metric_family_is_exported_with_its_prefix() {
+    // (`rejected` has no sample until something is rejected; the queueing tests read it.)
+    let gw = TestGateway::start(svc()).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    assert_eq!(
+        get(gw.addr, "svc.localhost", "/").await.status.as_u16(),
+        200
+    );
+    gw.gateway.observe();
+    let text = gw.metrics();
+    for (family, kind) in [
+        ("requests", "counter"),
+        ("request_duration_seconds", "histogram"),
+        ("in_flight", "gauge"),
+        ("held", "gauge"),
+        ("average_concurrency", "gauge"),
+        ("wakeups", "counter"),
+        ("retries", "counter"),
+        ("replica_in_flight", "gauge"),
+        ("replica_completed", "counter"),
+        ("connections", "gauge"),
+        ("unrouted", "counter"),
+    ] {
+        let line = format!("# TYPE ebb_gateway_{family} {kind}");
+        assert!(text.contains(&line), "missing {line:?} in\n{text}");
+    }
+    assert_eq!(
+        gw.sample("ebb_gateway_request_duration_seconds_count{service=\"svc\"}"),
+        Some(1.0)
+    );
+}

@@ -6,6 +6,7 @@ mod counting;
 mod draining;
 mod holding;
 mod limits;
+mod protocols;
 mod queueing;
 mod retrying;
 mod routing;

@@ -89,6 +89,7 @@ async fn unknown_service_is_404_listing_what_exists() {
         reply.body
     );
     assert_eq!(iris.arrivals() + llm.arrivals(), 0);
+    assert_eq!(gw.sample("ebb_gateway_unrouted_total"), Some(1.0));
 }
 
 #[tokio::test]
