@@ -2,7 +2,10 @@
 # Gateway benchmark (issue 5): the same backend, in the same run, measured
 #   (a) wrk -> backend directly,
 #   (b) wrk -> nginx (reverse proxy, keepalive upstream, least_conn) -> backend,
-#   (c) wrk -> ebb gateway (counting, p2c balancing, 1 s observations) -> backend,
+#   (c) wrk -> ebb gateway (counting, p2c balancing, 1 s observations) -> backend, on one
+#       tokio runtime with GATEWAY_THREADS workers ("gateway"), and the same gateway served by
+#       GATEWAY_THREADS current-thread runtimes with SO_REUSEPORT listeners ("gateway-pt",
+#       nginx's worker model),
 # at 1 and at 64 connections; rounds are interleaved and medians reported, because the
 # machine is shared. Then: proxy CPU per request (/proc utime+stime), gateway RSS with
 # 10,000 idle client connections, and the time from a request held at zero to the
@@ -56,7 +59,7 @@ wait_port() {
     echo "error: nothing listens on port $1" >&2; exit 1
 }
 
-b1=$(free_port); b2=$(free_port); np=$(free_port); gp=$(free_port)
+b1=$(free_port); b2=$(free_port); np=$(free_port); gp=$(free_port); tp=$(free_port)
 
 "$bin/bench-backend" --port "$b1" --port "$b2" >"$out/backend.log" 2>&1 &
 pids+=($!); backend_pid=$!
@@ -97,7 +100,13 @@ nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
 pids+=($!); gateway_pid=$!
 wait_port "$gp"
 
-ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+"$bin/bench-gateway" --port "$tp" --per-thread "$GATEWAY_THREADS" --backend "127.0.0.1:$b1" --backend "127.0.0.1:$b2" \
+    >"$out/gateway-pt.log" 2>&1 &
+pids+=($!); gateway_pt_pid=$!
+wait_port "$tp"
+
+# utime+stime (clock ticks) summed over the given pids; 0 for none.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 hz=$(getconf CLK_TCK)
 
 # One wrk run: prints "rps p50_us p90_us p99_us requests cpu_us_per_request".
@@ -105,9 +114,9 @@ run() {
     local url=$1 conns=$2 threads=$3; shift 3
     local before after file
     file=$(mktemp "$out/wrk.XXXX")
-    before=$(ticks "$@" 0)
+    before=$(ticks "$@")
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$url" >"$file"
-    after=$(ticks "$@" 0)
+    after=$(ticks "$@")
     python3 - "$file" "$before" "$after" "$hz" "$#" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -125,11 +134,11 @@ PY
 }
 
 echo "== warm-up" >&2
-for port in "$b1" "$np" "$gp"; do wrk -t2 -c64 -d2s "http://127.0.0.1:$port/" >/dev/null; done
+for port in "$b1" "$np" "$gp" "$tp"; do wrk -t2 -c64 -d2s "http://127.0.0.1:$port/" >/dev/null; done
 
 results="$out/runs.txt"
 : >"$results"
-echo "== load: $ROUNDS rounds x {1, 64} connections x {direct, nginx, gateway}, ${DURATION}s each" >&2
+echo "== load: $ROUNDS rounds x {1, 64} connections x {direct, nginx, gateway, gateway-pt}, ${DURATION}s each" >&2
 for round in $(seq 1 "$ROUNDS"); do
     for conns in 1 64; do
         threads=$([ "$conns" = 1 ] && echo 1 || echo 2)
@@ -137,6 +146,7 @@ for round in $(seq 1 "$ROUNDS"); do
         # shellcheck disable=SC2086
         echo "round $round conns $conns nginx   $(run "http://127.0.0.1:$np/" "$conns" "$threads" $nginx_workers)" | tee -a "$results" >&2
         echo "round $round conns $conns gateway $(run "http://127.0.0.1:$gp/" "$conns" "$threads" "$gateway_pid")" | tee -a "$results" >&2
+        echo "round $round conns $conns gateway-pt $(run "http://127.0.0.1:$tp/" "$conns" "$threads" "$gateway_pt_pid")" | tee -a "$results" >&2
     done
 done
 
@@ -163,15 +173,29 @@ sleep 2
 gw_served=$(idle "$gateway_pid" "$gp" "--request")
 echo "gateway silent: $gw_silent" >&2
 echo "gateway served: $gw_served" >&2
+# The same with jemalloc preloaded, if Debian's libjemalloc2 is installed: glibc keeps whole
+# pages of hyper's per-connection 8 KiB buffers resident, jemalloc only the touched ones.
+jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+gw_jemalloc="not measured (apt-get install -y libjemalloc2)"
+if [ -e "$jemalloc" ]; then
+    jp=$(free_port)
+    LD_PRELOAD=$jemalloc "$bin/bench-gateway" --port "$jp" --threads "$GATEWAY_THREADS" \
+        --backend "127.0.0.1:$b1" --backend "127.0.0.1:$b2" >"$out/gateway-jemalloc.log" 2>&1 &
+    pids+=($!); jemalloc_pid=$!
+    wait_port "$jp"
+    wrk -t2 -c64 -d2s "http://127.0.0.1:$jp/" >/dev/null
+    gw_jemalloc=$(idle "$jemalloc_pid" "$jp" "--request")
+    echo "gateway (jemalloc) served: $gw_jemalloc" >&2
+fi
 
 echo "== wakeup latency" >&2
 wake=$("$bin/bench-wake" --iterations "$WAKES" --threads "$GATEWAY_THREADS")
 echo "$wake" >&2
 
 echo "== summary" >&2
-python3 - "$results" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" <<'PY' | tee "$out/summary.md"
+python3 - "$results" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
 import statistics as st, sys, subprocess, datetime, platform, os
-results, silent, served, wake, duration, rounds, idle, gthreads, nworkers = sys.argv[1:]
+results, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
 runs = {}
 for line in open(results):
     f = line.split()
@@ -180,27 +204,34 @@ for line in open(results):
 med = lambda key, i: st.median(r[i] for r in runs[key])
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores ({cpu_model}), Linux {platform.release()}, "
-      f"load average at the end {os.getloadavg()[0]:.2f} (the machine is shared). "
-      f"Medians of {rounds} interleaved rounds of {duration} s. nginx: {nworkers} workers; gateway: {gthreads} tokio workers; "
+      f"load average at the end {os.getloadavg()[0]:.2f} (the machine is shared with other builds). "
+      f"Medians of {rounds} interleaved rounds of {duration} s. nginx: {nworkers} workers; gateway: one runtime with {gthreads} workers; "
+      f"gateway-pt: {gthreads} current-thread runtimes with SO_REUSEPORT listeners; "
       f"backend: 1 tokio worker, two ports (the two replicas).")
 print()
 print("| conns | target | req/s | p50 µs | p90 µs | p99 µs | proxy CPU µs/req | errors |")
 print("|---|---|---|---|---|---|---|---|")
 for conns in (1, 64):
-    for target in ("direct", "nginx", "gateway"):
+    for target in ("direct", "nginx", "gateway", "gateway-pt"):
         k = (conns, target)
         cpu = "" if target == "direct" else f"{med(k, 5):.1f}"
         errs = ",".join(sorted({r[6] for r in runs[k]}))
         print(f"| {conns} | {target} | {med(k,0):.0f} | {med(k,1):.0f} | {med(k,2):.0f} | {med(k,3):.0f} | {cpu} | {errs} |")
 print()
 for conns in (1, 64):
-    ratio = med((conns, "gateway"), 0) / med((conns, "nginx"), 0)
-    print(f"- {conns} conns: gateway/nginx throughput = {ratio:.2f}; added p50 over direct: "
-          f"nginx {med((conns,'nginx'),1) - med((conns,'direct'),1):.0f} µs, gateway {med((conns,'gateway'),1) - med((conns,'direct'),1):.0f} µs")
+    added = lambda t: med((conns, t), 1) - med((conns, "direct"), 1)
+    ratio = lambda t: med((conns, t), 0) / med((conns, "nginx"), 0)
+    print(f"- {conns} conns: throughput vs nginx: gateway {ratio('gateway'):.2f}, gateway-pt {ratio('gateway-pt'):.2f}; "
+          f"added p50 over direct: nginx {added('nginx'):.0f} µs, gateway {added('gateway'):.0f} µs, gateway-pt {added('gateway-pt'):.0f} µs")
 s = silent.split(); v = served.split()
 print(f"- gateway RSS with {idle} idle connections: silent after connect {int(s[1])/1024:.1f} MiB "
       f"(before {int(s[0])/1024:.1f} MiB); after one request each {int(v[1])/1024:.1f} MiB (before {int(v[0])/1024:.1f} MiB); "
       f"client report: {' '.join(s[2:])} / {' '.join(v[2:])}")
+j = jemalloc.split()
+if j and j[0].isdigit():
+    print(f"- with jemalloc preloaded: after one request each {int(j[1])/1024:.1f} MiB (before {int(j[0])/1024:.1f} MiB); client report: {' '.join(j[2:])}")
+else:
+    print(f"- with jemalloc: {jemalloc}")
 for line in wake.splitlines():
     print(f"- wakeup: {line}")
 PY

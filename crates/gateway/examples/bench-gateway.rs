@@ -22,16 +22,33 @@ struct Args {
     /// Runtime worker threads; 0 runs the gateway on a current-thread runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Instead of one runtime: this many threads, each with a current-thread runtime and its
+    /// own SO_REUSEPORT listener on the same port (`Gateway::serve_on_threads`).
+    #[arg(long, default_value_t = 0)]
+    per_thread: usize,
     /// Most open client connections.
     #[arg(long, default_value_t = 20_000)]
     max_connections: usize,
     /// Header read timeout (also the idle keep-alive timeout), seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 600)]
     header_read_timeout: u64,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.per_thread > 0 {
+        let gateway = build(&args)?;
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+        let workers = gateway.serve_on_threads(addr, args.per_thread, stopped)?;
+        println!("gateway listening on {addr} ({} threads)", args.per_thread);
+        let observer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        observer.block_on(observe_every_second(gateway));
+        workers.join()?;
+        return Ok(());
+    }
     let runtime = if args.threads == 0 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -43,31 +60,38 @@ fn main() -> anyhow::Result<()> {
             .build()?
     };
     runtime.block_on(async {
-        let mut config = GatewayConfig::new(vec![ServiceConfig::new("bench")]);
-        config.limits.max_connections = args.max_connections;
-        config.limits.header_read_timeout = Duration::from_secs(args.header_read_timeout);
-        let mut registry = Registry::default();
-        let (gateway, _wakeups) = Gateway::new(config, &mut registry)?;
-        for addr in &args.backend {
-            let replica = gateway.add_replica("bench", *addr)?;
-            gateway.set_ready(replica, true)?;
-        }
-        let observer = gateway.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let o = observer.observe();
-                if let Some(s) = o.services.first() {
-                    tracing_line(s);
-                }
-            }
-        });
+        let gateway = build(&args)?;
+        tokio::spawn(observe_every_second(gateway.clone()));
         let listener = TcpListener::bind(("127.0.0.1", args.port)).await?;
         println!("gateway listening on {}", listener.local_addr()?);
         gateway.serve(listener, std::future::pending()).await?;
         Ok(())
     })
+}
+
+/// The gateway with one service, `bench`, and the backends as its ready replicas.
+fn build(args: &Args) -> anyhow::Result<Gateway> {
+    let mut config = GatewayConfig::new(vec![ServiceConfig::new("bench")]);
+    config.limits.max_connections = args.max_connections;
+    config.limits.header_read_timeout = Duration::from_secs(args.header_read_timeout);
+    let mut registry = Registry::default();
+    let (gateway, _wakeups) = Gateway::new(config, &mut registry)?;
+    for addr in &args.backend {
+        let replica = gateway.add_replica("bench", *addr)?;
+        gateway.set_ready(replica, true)?;
+    }
+    Ok(gateway)
+}
+
+/// What the autoscaler does: take the observations once per second.
+async fn observe_every_second(gateway: Gateway) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if let Some(s) = gateway.observe().services.first() {
+            tracing_line(s);
+        }
+    }
 }
 
 /// One line per second on stderr when `EBB_BENCH_VERBOSE` is set; silent otherwise.

@@ -31,19 +31,20 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Open them in parallel batches: one by one, the first would sit idle for as long as
+        // it takes to open the rest.
         let mut streams = Vec::with_capacity(args.connections);
-        for i in 0..args.connections {
-            let mut stream =
-                tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(args.addr))
-                    .await
-                    .map_err(|_| anyhow::anyhow!("connection {i}: connect timed out"))??;
-            if args.request {
-                stream
-                    .write_all(b"GET / HTTP/1.1\r\nhost: bench.localhost\r\n\r\n")
-                    .await?;
-                read_response(&mut stream).await?;
+        let mut opening = tokio::task::JoinSet::new();
+        let mut next = 0;
+        while streams.len() < args.connections {
+            while next < args.connections && opening.len() < PARALLEL {
+                opening.spawn(open(args.addr, args.request, next));
+                next += 1;
             }
-            streams.push(stream);
+            match opening.join_next().await {
+                Some(opened) => streams.push(opened??),
+                None => break,
+            }
         }
         println!("ready {}", streams.len());
         // Hold until told to stop (stdin closes or a line arrives).
@@ -64,6 +65,23 @@ fn main() -> anyhow::Result<()> {
         println!("closed by server while idle: {closed}");
         Ok(())
     })
+}
+
+/// Connections being opened at once.
+const PARALLEL: usize = 128;
+
+/// Connection `i`, after one request if `request`.
+async fn open(addr: SocketAddr, request: bool, i: usize) -> anyhow::Result<TcpStream> {
+    let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow::anyhow!("connection {i}: connect timed out"))??;
+    if request {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: bench.localhost\r\n\r\n")
+            .await?;
+        read_response(&mut stream).await?;
+    }
+    Ok(stream)
 }
 
 /// Read one response with a content-length body.

@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 100 * 1024 * 1024;
 pub const DEFAULT_DOMAIN: &str = "example.com";
 /// hyper refuses header buffers below 8 KiB.
 pub const MIN_HEADER_BYTES: usize = 8 * 1024;
+/// Far above any file-descriptor limit; keeps the connection semaphore in its range.
+const MAX_CONNECTIONS: usize = 1 << 24;
 
 /// The whole gateway: the services it routes to and the limits on client connections.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +94,7 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Most open client connections; beyond it new connections wait in the listen backlog.
     pub max_connections: usize,
-    /// Most idle pooled connections kept per replica.
+    /// Most idle pooled connections kept per replica and thread.
     pub max_idle_per_replica: usize,
 }
 
@@ -228,11 +230,11 @@ fn validate_limits(limits: &Limits, errors: &mut Vec<FieldError>) {
             format!("must be at least {MIN_HEADER_BYTES}"),
         ));
     }
-    if limits.max_connections == 0 {
+    if limits.max_connections == 0 || limits.max_connections > MAX_CONNECTIONS {
         errors.push(FieldError::invalid(
             "limits.maxConnections",
-            0,
-            "must be at least 1",
+            limits.max_connections,
+            format!("must be between 1 and {MAX_CONNECTIONS}"),
         ));
     }
 }
@@ -318,6 +320,7 @@ mod tests {
         bad.models = vec!["a/b".into()];
         let mut config = GatewayConfig::new(vec![bad]);
         config.limits.max_header_bytes = 100;
+        config.limits.max_connections = usize::MAX;
         assert_eq!(
             paths(&config),
             [
@@ -325,7 +328,8 @@ mod tests {
                 "services[0].models[0]",
                 "services[0].queueDepth",
                 "services[0].queueTimeout",
-                "limits.maxHeaderBytes"
+                "limits.maxHeaderBytes",
+                "limits.maxConnections"
             ]
         );
     }

@@ -18,7 +18,37 @@
 //! - **streams** request and response bodies without collecting them (chunked, SSE), keeps
 //!   client connections alive and pools connections to replicas.
 //!
-//! The request path, phase by phase, is described in the `proxy` module. A sketch of use:
+//! The request path, phase by phase, is described in the `proxy` module.
+//!
+//! ## Where it differs from Knative, and why
+//!
+//! - One bounded queue per service serves both roles Knative splits: holding at zero (the
+//!   activator's breaker, depth 10 000) and waiting for a slot at `containerConcurrency` (the
+//!   queue-proxy's, depth 10 × CC). The default depth is the activator's; `queueDepth` sets it.
+//! - A request held at zero that outlasts `queueTimeout` gets **504** (`x-ebb-reason:
+//!   no-ready-replica`), not Knative's 503: nothing is overloaded, a replica did not come up in
+//!   time. Overload (queue full, no free slot in time) is 503 with `Retry-After`.
+//! - Balancing is least in-flight of two random choices at every `containerConcurrency`
+//!   (Knative uses first-free for CC 1–3 and round robin above 3); the per-replica hard limit
+//!   is enforced the same way.
+//! - Service concurrency counts requests from admission to the end of the response body,
+//!   waiting ones included — what Knative gets by adding the activator's and queue-proxy's
+//!   reports (kpa.md §5.3, §11.21).
+//!
+//! Not supported: HTTP upgrades (WebSocket) and gRPC to replicas. Clients may speak HTTP/1.1
+//! or HTTP/2 with prior knowledge (h2c); replicas are spoken to over HTTP/1.1.
+//!
+//! ## Threads
+//!
+//! [`Gateway::serve`] runs on whatever runtime calls it, and can be called more than once on
+//! one `Gateway`. [`Gateway::serve_on_threads`] instead runs one current-thread runtime per
+//! thread, each with its own `SO_REUSEPORT` listener on the same port (nginx's worker model).
+//! On the shared 2-core benchmark machine that served ~1.8× the requests per second of one
+//! multi-threaded runtime at 64 connections (docs/benchmarks.md), because each connection
+//! stays on one thread from the client's socket to the replica's. Pooled replica connections
+//! are kept per thread for the same reason. The control calls work from any thread or runtime.
+//!
+//! ## Example
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -62,7 +92,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 pub use body::{ProxiedBody, ResponseBody};
 pub use config::{
@@ -98,6 +128,37 @@ pub enum Error {
     Draining(ReplicaId),
 }
 
+/// Threads started by [`Gateway::serve_on_threads`].
+#[derive(Debug)]
+pub struct Workers {
+    addr: SocketAddr,
+    handles: Vec<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Workers {
+    /// The address the threads listen on (the port chosen, if port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Wait for every thread to finish; the first error, if any.
+    pub fn join(self) -> io::Result<()> {
+        let mut result = Ok(());
+        for handle in self.handles {
+            let outcome = handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("a gateway thread panicked")));
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+}
+
+/// Pending connections the kernel keeps per listener before the gateway accepts them.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// The gateway: a cheap handle (clone it freely) to serve and to control.
 #[derive(Clone)]
 pub struct Gateway {
@@ -118,6 +179,8 @@ pub(crate) struct Shared {
     limits: Limits,
     metrics: GatewayMetrics,
     next_replica: AtomicU64,
+    /// `limits.max_connections`, shared by every `serve` call.
+    connection_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Gateway {
@@ -162,6 +225,9 @@ impl Gateway {
         let shared = Shared {
             router: Router::new(&config),
             services,
+            connection_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_connections,
+            )),
             limits: config.limits,
             metrics,
             next_replica: AtomicU64::new(1),
@@ -182,6 +248,65 @@ impl Gateway {
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         server::serve(self.shared.clone(), listener, shutdown).await
+    }
+
+    /// Serve clients on `addr` from `threads` new OS threads, each running its own
+    /// current-thread runtime with its own `SO_REUSEPORT` listener (nginx's worker model; the
+    /// kernel spreads connections over the threads). Each thread stops accepting once
+    /// `shutdown` turns `true` (or its sender is dropped) and finishes like [`serve`](Self::serve).
+    ///
+    /// Binding errors are returned here; the threads' own results come from [`Workers::join`].
+    pub fn serve_on_threads(
+        &self,
+        addr: SocketAddr,
+        threads: usize,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> io::Result<Workers> {
+        let mut sockets = Vec::with_capacity(threads);
+        let mut addr = addr;
+        for _ in 0..threads.max(1) {
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(addr)?;
+            // Port 0: the first bind picks the port, the others share it.
+            addr = socket.local_addr()?;
+            sockets.push(socket);
+        }
+        // Runtimes and listeners are made here, so that every error is returned here and the
+        // port accepts connections as soon as this returns.
+        let mut started = Vec::with_capacity(sockets.len());
+        for socket in sockets {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let listener = {
+                let _entered = runtime.enter();
+                socket.listen(LISTEN_BACKLOG)?
+            };
+            started.push((runtime, listener));
+        }
+        let handles = started
+            .into_iter()
+            .enumerate()
+            .map(|(i, (runtime, listener))| {
+                let gateway = self.clone();
+                let mut shutdown = shutdown.clone();
+                std::thread::Builder::new()
+                    .name(format!("ebb-gateway-{i}"))
+                    .spawn(move || {
+                        let stop = async move {
+                            let _ = shutdown.wait_for(|stop| *stop).await;
+                        };
+                        runtime.block_on(gateway.serve(listener, stop))
+                    })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Workers { addr, handles })
     }
 
     /// Add a replica of `service` listening on `addr`. It takes no requests until

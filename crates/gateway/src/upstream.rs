@@ -17,6 +17,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -120,11 +121,26 @@ impl Conn {
 }
 
 /// One replica's address and idle connections.
+///
+/// Idle connections are kept per thread. A connection belongs to the I/O driver of the runtime
+/// that opened it; when the gateway runs one current-thread runtime per core, reusing it from
+/// another thread would route every wakeup through that other thread.
 #[derive(Debug)]
 pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
-    idle: Mutex<Vec<Conn>>,
+    idle: Box<[Mutex<Vec<Conn>>]>,
     max_idle: usize,
+}
+
+const SHARDS: usize = 16;
+
+/// This thread's pool shard.
+fn shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+    }
+    SHARD.with(|shard| *shard)
 }
 
 /// Waiting for a pooled connection to be ready is bounded; a healthy one is ready at once.
@@ -132,9 +148,10 @@ const READY_WAIT: Duration = Duration::from_secs(1);
 
 impl Upstream {
     pub(crate) fn new(addr: SocketAddr, max_idle: usize) -> Self {
+        let idle = (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect();
         Upstream {
             addr,
-            idle: Mutex::new(Vec::new()),
+            idle,
             max_idle,
         }
     }
@@ -163,7 +180,9 @@ impl Upstream {
         if conn.finished || conn.sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.idle[shard()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.max_idle {
             idle.push(conn);
         }
@@ -171,15 +190,20 @@ impl Upstream {
 
     /// Drop every idle connection (after one turned out dead, the others likely are too).
     pub(crate) fn clear_idle(&self) {
-        let stale = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(stale);
+        for shard in &self.idle {
+            let stale = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
+            drop(stale);
+        }
     }
 
+    /// This thread's most recent idle connection; failing that, another thread's (tasks of a
+    /// multi-threaded runtime move between threads, and their connections with them).
     fn pop_idle(&self) -> Option<Conn> {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
+        let own = shard();
+        (0..SHARDS).find_map(|i| {
+            let shard = &self.idle[(own + i) % SHARDS];
+            shard.lock().unwrap_or_else(PoisonError::into_inner).pop()
+        })
     }
 
     async fn connect(&self) -> io::Result<Conn> {

@@ -11,3 +11,4 @@ mod queueing;
 mod retrying;
 mod routing;
 mod streaming;
+mod threads;
