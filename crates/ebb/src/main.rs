@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod serve;
 mod table;
 
 /// The autoscaler for ML inference services.
@@ -23,6 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(Box<cmd::serve::Args>),
     Decide(cmd::decide::Args),
     // Boxed: its many flags would make every other variant as large.
     Load(Box<cmd::load::Args>),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(*args),
         Command::Decide(args) => cmd::decide::run(args),
         Command::Load(args) => cmd::load::run(*args),
         Command::Validate(args) => cmd::validate::run(args),
