@@ -17,7 +17,6 @@ use ebb_sim::cluster::CpuModel;
 use ebb_sim::dist::{Dist, format_secs};
 use ebb_sim::manifest::{Defaults, Sweep, load_policies, vary};
 use ebb_sim::report::{self, Comparison, Sweeps};
-use ebb_sim::trace::TraceFile;
 use ebb_sim::{MetricsPipeline, PolicyDef, PolicyKind, ServiceModel, SimConfig, Workload};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -242,7 +241,7 @@ fn workload(args: &Args) -> Result<(Workload, String), UserError> {
         .transpose()?;
     match (&args.trace, &args.arrivals) {
         (Some(path), _) => {
-            let trace = TraceFile::load(path).map_err(|e| UserError(e.to_string()))?;
+            let trace = ebb_trace::read(path).map_err(|e| UserError(e.to_string()))?;
             let w = Workload::from_trace(trace, service, duration_ns, args.seed)
                 .map_err(|e| UserError(e.to_string()))?;
             Ok((w, format!("trace {}", path.display())))
