@@ -92,8 +92,8 @@ pub(crate) struct ScenarioFile<A> {
     pub(crate) decide: Show,
 }
 
-/// An InferenceService or Knative Service as a scenario embeds it: the kind's own spec type,
-/// every envelope field optional (the kind was read before).
+/// A Knative Service as a scenario embeds it: every field optional, as nothing in a Knative
+/// Service is required for its autoscaler (the kind was read before).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Embedded<S> {
@@ -125,8 +125,8 @@ pub(crate) fn parse(text: &str, kind: &str) -> Result<ScenarioFile<Manifest>, se
         serde_saphyr::from_str(text)
     }
     Ok(match kind {
-        "InferenceService" => typed::<Embedded<InferenceServiceSpec>>(text)?
-            .map(|o| Manifest::InferenceService(Box::new(o.object()))),
+        "InferenceService" => typed::<Object<InferenceServiceSpec>>(text)?
+            .map(|o| Manifest::InferenceService(Box::new(o))),
         "Service" => typed::<Embedded<KnativeServiceSpec>>(text)?
             .map(|o| Manifest::KnativeService(o.object())),
         _ => typed::<Object<AutoscalerSpec>>(text)?.map(Manifest::Autoscaler),
