@@ -388,14 +388,9 @@ mod tests {
 kind: InferenceService
 metadata:
   name: m
-  annotations:
-    autoscaling.knative.dev/target: 10
-    autoscaling.knative.dev/min-scale: \"0\"
-    autoscaling.knative.dev/windw: 30s
+  annotations: {autoscaling.knative.dev/target: 10, autoscaling.knative.dev/min-scale: \"0\", autoscaling.knative.dev/windw: 30s}
 spec:
-  predictor:
-    maxReplicas: 4
-    containers: [{name: kserve-container, image: x}]
+  predictor: {maxReplicas: 4, containers: [{name: kserve-container, image: x}]}
 ";
 
     #[test]
@@ -419,8 +414,8 @@ spec:
     #[test]
     fn only_serverless_mode_has_knative_settings() {
         let raw = ISVC.replace(
-            "  annotations:\n",
-            "  annotations:\n    serving.kserve.io/deploymentMode: RawDeployment\n",
+            "annotations: {",
+            "annotations: {serving.kserve.io/deploymentMode: RawDeployment, ",
         );
         let errors = isvc_settings(&isvc(&raw), &KpaConfig::default()).expect_err("raw");
         assert_eq!(errors.len(), 1);
