@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
+pub(crate) mod admin_client;
 pub(crate) mod autoscale;
 pub(crate) mod convert;
 pub(crate) mod decide;
+pub(crate) mod describe;
+pub(crate) mod get;
 pub(crate) mod load;
 pub(crate) mod logs;
 pub(crate) mod model_server;
