@@ -14,7 +14,7 @@ use ebb_supervisor::{ReplicaPhase, ReplicaStatus};
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
-use super::app::{App, Clock, DecisionRecord, EventRecord, secs};
+use super::app::{App, Clock, ColdStartRecord, DecisionRecord, EventRecord, secs};
 use super::plan::PolicyPlan;
 
 /// What the API serves.
@@ -76,6 +76,8 @@ pub(crate) struct ServiceDetail {
     pub(crate) latest: Option<DecisionRecord>,
     pub(crate) decisions: Vec<DecisionRecord>,
     pub(crate) events: Vec<EventRecord>,
+    /// The last cold starts, with their parts.
+    pub(crate) cold_starts: Vec<ColdStartRecord>,
     pub(crate) pods: Vec<PodView>,
     /// Seconds since `ebb serve` started: event and decision times are on the same scale.
     pub(crate) now: f64,
@@ -155,6 +157,7 @@ async fn service(State(admin): State<Arc<Admin>>, Path(name): Path<String>) -> R
         latest: state.latest.clone(),
         decisions: state.decisions.iter().cloned().collect(),
         events: state.events.iter().cloned().collect(),
+        cold_starts: state.cold_starts.iter().copied().collect(),
         pods: Vec::new(),
         now: secs(admin.clock.now()),
     };

@@ -82,6 +82,21 @@ pub(crate) struct PolicyStatus {
     pub(crate) metrics: Vec<(String, String)>,
 }
 
+/// One cold start: a replica ready while the app had none.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ColdStartRecord {
+    /// Seconds since start, when the replica became ready.
+    pub(crate) at: f64,
+    /// From the first request held at zero to the scale-up order (the replica's creation);
+    /// `None` when no request woke the app (a scale-up from zero for another reason).
+    pub(crate) wake_to_spawn_ms: Option<f64>,
+    /// From the replica's process start to its readiness: the model's own start-up.
+    pub(crate) start_to_ready_ms: f64,
+    /// From the wake-up (or the scale-up order) to readiness: what the first request waited.
+    pub(crate) total_ms: f64,
+}
+
 const KEEP_DECISIONS: usize = 20;
 const KEEP_EVENTS: usize = 100;
 
@@ -98,6 +113,8 @@ pub(crate) struct Mutable {
     pub(crate) last_observation: Option<ServiceObservation>,
     /// When a request at zero woke the app, until its first replica is ready.
     pub(crate) woken_at: Option<tokio::time::Instant>,
+    /// The last cold starts.
+    pub(crate) cold_starts: VecDeque<ColdStartRecord>,
 }
 
 /// One running app.
@@ -240,11 +257,30 @@ fn push_event(
     });
 }
 
-/// How long a replica took from its scale-up order (or the wake-up) to ready.
-pub(crate) fn cold_start(
-    woken: Option<tokio::time::Instant>,
-    created: tokio::time::Instant,
-    ready: tokio::time::Instant,
-) -> Duration {
-    ready.saturating_duration_since(woken.map_or(created, |w| w.min(created)))
+impl App {
+    /// Records a cold start of a replica created at `created`, started at `started`, ready at
+    /// `ready`, and returns how long it took from the wake-up (or the order) to ready.
+    pub(crate) fn cold_start(
+        &self,
+        created: tokio::time::Instant,
+        started: tokio::time::Instant,
+        ready: tokio::time::Instant,
+    ) -> Duration {
+        let mut s = self.state();
+        let woken = s.woken_at.take();
+        let from = woken.map_or(created, |w| w.min(created));
+        let total = ready.saturating_duration_since(from);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let record = ColdStartRecord {
+            at: secs(self.clock.at(ready)),
+            wake_to_spawn_ms: woken.map(|w| ms(created.saturating_duration_since(w))),
+            start_to_ready_ms: ms(ready.saturating_duration_since(started)),
+            total_ms: ms(total),
+        };
+        if s.cold_starts.len() == KEEP_DECISIONS {
+            s.cold_starts.pop_front();
+        }
+        s.cold_starts.push_back(record);
+        total
+    }
 }

@@ -12,7 +12,7 @@ use ebb_gateway::ReplicaId;
 use ebb_supervisor::{ReplicaPhase, ReplicaStatus};
 use tokio_util::sync::CancellationToken;
 
-use super::app::{App, cold_start};
+use super::app::App;
 
 struct Known {
     id: ReplicaId,
@@ -146,14 +146,14 @@ fn sync(app: &Arc<App>, statuses: &[ReplicaStatus], known: &mut HashMap<String, 
     let ready_after = known.values().filter(|k| k.ready && !k.draining).count();
     if ready_before == 0
         && ready_after > 0
-        && let Some(first) = statuses
+        && let Some((created, started, ready)) = statuses
             .iter()
             .filter(|s| s.ready)
-            .filter_map(|s| Some((s.created_at, s.ready_at?)))
-            .min_by_key(|(_, r)| *r)
+            .filter_map(|s| Some((s.created_at, s.started_at?, s.ready_at?)))
+            .min_by_key(|(_, _, r)| *r)
     {
-        let woken = app.state().woken_at.take();
-        let took = cold_start(woken, first.0, first.1);
+        let woken = app.state().woken_at.is_some();
+        let took = app.cold_start(created, started, ready);
         app.metrics.cold_starts.inc();
         app.metrics.cold_start_seconds.observe(took.as_secs_f64());
         app.event(
@@ -162,7 +162,7 @@ fn sync(app: &Arc<App>, statuses: &[ReplicaStatus], known: &mut HashMap<String, 
             &format!(
                 "first replica ready {} ms after {}",
                 took.as_millis(),
-                if woken.is_some() {
+                if woken {
                     "the first request at zero"
                 } else {
                     "the scale-up order"
