@@ -65,8 +65,8 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
     let serve_metrics = metrics::ServeMetrics::register(&mut registry);
     let mut supervisor_config = SupervisorConfig::new(config.state_dir.clone());
     supervisor_config.usage_interval = config.metrics_resolution;
-    let supervisor = Supervisor::start(supervisor_config)
-        .context("starting the replica supervisor")?;
+    let supervisor =
+        Supervisor::start(supervisor_config).context("starting the replica supervisor")?;
     for leftover in supervisor.leftovers() {
         tracing::warn!(?leftover, "Stopped a replica an earlier ebb left running.");
     }
