@@ -6,6 +6,9 @@
 //! run one at a time: several ebbs with their replicas on a small machine would measure each
 //! other. Timeouts are generous; every wait names what it waited for.
 
+// These tests wait on real time for real processes: std's clock is the right one here.
+#![allow(clippy::disallowed_types)]
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
