@@ -592,3 +592,43 @@ spec:
     let _ = load.wait();
     serve.stop();
 }
+
+#[test]
+fn sighup_reloads_the_manifests_and_converges_to_the_new_spec() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let port = free_port();
+    let command = format!("[\"{EBB}\", \"model-server\", \"--port\", \"{{port}}\"]");
+    let serve = Serve::start(&deployment("fixed", 1, port, &command, "100m"), &[]);
+    serve.wait_for("1 ready replica", Duration::from_secs(20), |s| {
+        s.pods().iter().filter(|p| p["ready"] == true).count() == 1
+    });
+    // The user edits the file: two replicas, and a new command (which needs a restart).
+    let edited = deployment(
+        "fixed",
+        2,
+        port,
+        &command.replace("model-server\"", "model-server\", \"--workers\", \"2\""),
+        "100m",
+    );
+    std::fs::write(serve.dir.path().join("app.yaml"), edited).expect("edit");
+    let pid =
+        rustix::process::Pid::from_raw(i32::try_from(serve.child.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    serve.wait_for(
+        "2 ready replicas after the reload",
+        Duration::from_secs(20),
+        |s| s.pods().iter().filter(|p| p["ready"] == true).count() == 2,
+    );
+    serve.wait_for("the reload report", Duration::from_secs(5), |s| {
+        s.log()
+            .contains("its command, environment or probes changed")
+    });
+    assert!(
+        serve.api("/api/v1/services/fixed")["events"]
+            .to_string()
+            .contains("Reloaded")
+    );
+    serve.stop();
+}

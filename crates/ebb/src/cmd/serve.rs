@@ -85,6 +85,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..HpaSettings::default()
     };
     let config = ServeConfig {
+        files: args.files,
+        shared_port: args.port,
+        self_exe,
         admin: args.admin,
         admin_token: args.admin_token,
         state_dir: args.state_dir.unwrap_or_else(StateDir::default_root),

@@ -172,14 +172,15 @@ async fn service(State(admin): State<Arc<Admin>>, Path(name): Path<String>) -> R
 fn view(app: &App, clock: &Clock) -> ServiceView {
     let statuses = app.replicas.status();
     let policy = app.state().policy.clone();
-    let (class, autoscaler, min, max) = match &app.plan.policy {
+    let policy_plan = app.policy.borrow().clone();
+    let (class, autoscaler, min, max) = match &policy_plan {
         PolicyPlan::Hpa { name, spec } => (
             "hpa",
             Some(name.clone()),
             spec.min_replicas,
             Some(spec.max_replicas),
         ),
-        PolicyPlan::Kpa { name, settings } => (
+        PolicyPlan::Kpa { name, settings, .. } => (
             "kpa",
             Some(name.clone()),
             settings.min_scale,

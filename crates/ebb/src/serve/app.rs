@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::metrics::AppMetrics;
-use super::plan::AppPlan;
+use super::plan::{AppPlan, PolicyPlan};
 
 /// Maps tokio's clock onto the engine's time: nanoseconds since `ebb serve` started.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +119,10 @@ pub(crate) struct Mutable {
 
 /// One running app.
 pub(crate) struct App {
+    /// As started; the policy may have been replaced since (see `policy`).
     pub(crate) plan: AppPlan,
+    /// The policy in force; a manifest reload replaces it and the autoscaler follows.
+    pub(crate) policy: watch::Sender<PolicyPlan>,
     pub(crate) replicas: ReplicaSet,
     pub(crate) gateway: Option<Gateway>,
     pub(crate) metrics: AppMetrics,
@@ -138,8 +141,10 @@ impl App {
         clock: Clock,
         observations: watch::Receiver<Option<ServiceObservation>>,
     ) -> Arc<App> {
+        let policy = watch::Sender::new(plan.policy.clone());
         Arc::new(App {
             plan,
+            policy,
             replicas,
             gateway,
             metrics,

@@ -22,59 +22,113 @@ use ebb_core::kpa::{
 use ebb_core::units::{Quantity, QuantityFormat};
 use ebb_gateway::Wakeup;
 use ebb_supervisor::ReplicaPhase;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{App, PolicyStatus};
 use super::plan::PolicyPlan;
 
-/// Runs the app's policy until `shutdown`.
+/// Runs the app's policy until `shutdown`, following reloads: a new spec of the same class is
+/// handed to the running engine (its memory kept, as upstream keeps it on an edit); a new
+/// class starts a new engine.
 pub(crate) async fn run(
     app: Arc<App>,
-    policy: PolicyPlan,
     hpa_settings: HpaSettings,
-    kpa_config: KpaConfig,
-    wakeups: mpsc::Receiver<Wakeup>,
+    mut wakeups: mpsc::Receiver<Wakeup>,
     shutdown: CancellationToken,
 ) {
-    match policy {
-        PolicyPlan::Fixed(n) => {
-            app.scale_to(n);
-            app.state().policy = PolicyStatus {
-                desired: n,
-                targets: "<none>".into(),
-                ..PolicyStatus::default()
-            };
-            shutdown.cancelled().await;
+    let mut policy = app.policy.subscribe();
+    loop {
+        let current = policy.borrow_and_update().clone();
+        let next = match current {
+            PolicyPlan::Fixed(n) => fixed(&app, n, &mut policy, &shutdown).await,
+            PolicyPlan::Hpa { name, spec } => {
+                hpa(&app, name, spec, &hpa_settings, &mut policy, &shutdown).await
+            }
+            PolicyPlan::Kpa {
+                settings, config, ..
+            } => kpa(&app, settings, config, &mut wakeups, &mut policy, &shutdown).await,
+        };
+        if next == Next::Stop {
+            return;
         }
-        PolicyPlan::Hpa { name, spec } => hpa(app, name, spec, hpa_settings, shutdown).await,
-        PolicyPlan::Kpa { settings, .. } => kpa(app, settings, kpa_config, wakeups, shutdown).await,
+    }
+}
+
+/// Why a policy loop returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// ebb is stopping.
+    Stop,
+    /// The policy changed class: start the new one.
+    Restart,
+}
+
+async fn fixed(
+    app: &App,
+    mut n: i32,
+    policy: &mut watch::Receiver<PolicyPlan>,
+    shutdown: &CancellationToken,
+) -> Next {
+    loop {
+        app.scale_to(n);
+        app.state().policy = PolicyStatus {
+            desired: n,
+            targets: "<none>".into(),
+            ..PolicyStatus::default()
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return Next::Stop,
+            changed = policy.changed() => {
+                if changed.is_err() {
+                    return Next::Stop;
+                }
+                match &*policy.borrow_and_update() {
+                    PolicyPlan::Fixed(m) => n = *m,
+                    _ => return Next::Restart,
+                }
+            }
+        }
     }
 }
 
 async fn hpa(
-    app: Arc<App>,
+    app: &App,
     name: String,
     spec: HpaSpec,
-    settings: HpaSettings,
-    shutdown: CancellationToken,
-) {
+    settings: &HpaSettings,
+    policy: &mut watch::Receiver<PolicyPlan>,
+    shutdown: &CancellationToken,
+) -> Next {
     let mut hpa = Hpa::new(
         format!("{}/{name}", app.plan.namespace),
         spec,
         settings.clone(),
     );
-    let mut current = app.plan.workload.initial_replicas;
+    let mut current = app.ready_count().max(app.state().policy.desired);
+    if current == 0 {
+        current = app.plan.workload.initial_replicas;
+    }
     app.scale_to(current);
     let mut ticker = tokio::time::interval(settings.sync_period);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return Next::Stop,
+            changed = policy.changed() => {
+                if changed.is_err() {
+                    return Next::Stop;
+                }
+                match &*policy.borrow_and_update() {
+                    PolicyPlan::Hpa { spec, .. } => hpa.set_spec(spec.clone()),
+                    _ => return Next::Restart,
+                }
+                continue;
+            }
         }
-        let observation = hpa_observation(&app, current);
+        let observation = hpa_observation(app, current);
         let d = hpa.reconcile(&observation, |n| {
             app.scale_to(n);
             Ok(())
@@ -83,14 +137,14 @@ async fn hpa(
             current = n;
         }
         let status = hpa.status();
-        let policy = PolicyStatus {
+        let policy_status = PolicyStatus {
             desired: current,
             targets: targets_column(hpa.metrics(), &status.current_metrics),
             conditions: status.conditions(),
             panic: false,
             metrics: describe_metrics(hpa.metrics(), &status.current_metrics),
         };
-        app.record_decision(&d, "horizontal-pod-autoscaler", policy, true);
+        app.record_decision(&d, "horizontal-pod-autoscaler", policy_status, true);
     }
 }
 
@@ -175,19 +229,20 @@ fn hpa_observation(app: &App, current: i32) -> HpaObservation {
 }
 
 async fn kpa(
-    app: Arc<App>,
+    app: &App,
     settings: KpaSettings,
     config: KpaConfig,
-    mut wakeups: mpsc::Receiver<Wakeup>,
-    shutdown: CancellationToken,
-) {
+    wakeups: &mut mpsc::Receiver<Wakeup>,
+    policy: &mut watch::Receiver<PolicyPlan>,
+    shutdown: &CancellationToken,
+) -> Next {
     let clock = app.clock;
     let spec = KpaSpec::resolve(&config, &settings);
     let mut kpa = Kpa::new(spec, clock.now(), app.ready_count());
     let observe = |app: &App| Observation::ready(app.ready_count());
     // Knative reconciles a new PodAutoscaler at once: this sets the initial scale.
-    let d = kpa.reconcile(clock.now(), &observe(&app));
-    apply_kpa(&app, &kpa, &d);
+    let d = kpa.reconcile(clock.now(), &observe(app));
+    apply_kpa(app, &kpa, &d);
 
     let mut observations = app.observations.clone();
     let mut statuses = app.replicas.watch();
@@ -208,19 +263,31 @@ async fn kpa(
             }
         };
         let d = tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return Next::Stop,
+            changed = policy.changed() => {
+                if changed.is_err() {
+                    return Next::Stop;
+                }
+                match &*policy.borrow_and_update() {
+                    PolicyPlan::Kpa { settings, config, .. } => {
+                        kpa.update_spec(clock.now(), KpaSpec::resolve(config, settings));
+                        kpa.reconcile(clock.now(), &observe(app))
+                    }
+                    _ => return Next::Restart,
+                }
+            }
             Some(wakeup) = wakeups.recv() => {
                 app.state().woken_at.get_or_insert(wakeup.at);
                 poke_debt = true;
                 if kpa.record(clock.now(), Source::Holder, &Stat::new(1.0, 1.0)) {
-                    kpa.tick(clock.now(), &observe(&app))
+                    kpa.tick(clock.now(), &observe(app))
                 } else {
                     continue;
                 }
             }
             changed = observations.changed() => {
                 if changed.is_err() {
-                    return;
+                    return Next::Stop;
                 }
                 let Some(o) = observations.borrow_and_update().clone() else { continue };
                 let mut stat = Stat::new(o.average_concurrency, o.arrivals_per_second);
@@ -232,21 +299,21 @@ async fn kpa(
                 kpa.record(clock.now(), Source::Replicas, &stat);
                 continue;
             }
-            _ = ticks.tick() => kpa.tick(clock.now(), &observe(&app)),
-            () = due => kpa.reconcile(clock.now(), &observe(&app)),
+            _ = ticks.tick() => kpa.tick(clock.now(), &observe(app)),
+            () = due => kpa.reconcile(clock.now(), &observe(app)),
             changed = statuses.changed() => {
                 if changed.is_err() {
-                    return;
+                    return Next::Stop;
                 }
                 let now_ready = app.ready_count();
                 if now_ready == ready {
                     continue;
                 }
                 ready = now_ready;
-                kpa.reconcile(clock.now(), &observe(&app))
+                kpa.reconcile(clock.now(), &observe(app))
             }
         };
-        apply_kpa(&app, &kpa, &d);
+        apply_kpa(app, &kpa, &d);
     }
 }
 

@@ -41,6 +41,10 @@ use crate::cmd::UserError;
 
 /// How to serve.
 pub(crate) struct ServeConfig {
+    /// The manifests, the shared port and ebb's own path: read again on SIGHUP.
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) shared_port: u16,
+    pub(crate) self_exe: PathBuf,
     pub(crate) admin: SocketAddr,
     pub(crate) admin_token: Option<String>,
     pub(crate) state_dir: PathBuf,
@@ -137,7 +141,6 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
     }
 
     // Apps: replicas, pool glue, autoscaler.
-    let kpa_config = plan.kpa_config.clone();
     let mut apps = Vec::new();
     for p in plan.apps {
         let replicas = supervisor
@@ -150,16 +153,13 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
         let wakeups = wake_rx
             .remove(&p.name)
             .unwrap_or_else(|| mpsc::channel(1).1);
-        let policy = p.policy.clone();
         let gateway = gateway_of.get(&p.name).cloned();
         let app = App::new(p, replicas, gateway, metrics, clock, observations);
         tokio::spawn(pool::run(Arc::clone(&app), shutdown.clone()));
         let hpa = config.hpa.clone();
         tokio::spawn(autoscale::run(
             Arc::clone(&app),
-            policy,
             hpa,
-            kpa_config.clone(),
             wakeups,
             shutdown.clone(),
         ));
@@ -190,10 +190,15 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
 
     eprintln!("{}", banner(&apps, &listening, admin_addr));
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = hangup.recv() => reload(&config, &apps),
+        }
     }
     eprintln!("Stopping: finishing requests in flight, then stopping replicas.");
     // Keep the per-second senders of apps without a gateway alive until here.
@@ -251,6 +256,87 @@ fn banner(apps: &[Arc<App>], listening: &[(SocketAddr, Vec<String>)], admin: Soc
     ));
     out.push_str("Watch it: ebb get hpa -w    Explain: ebb describe NAME    Logs: ebb logs NAME -f    Stop: Ctrl-C");
     out
+}
+
+/// SIGHUP: re-reads the manifests and applies what can change while running — every
+/// autoscaler's spec (HPA spec, Knative annotations and `config-autoscaler`, fixed replica
+/// counts). Changes that need new processes or listeners (commands, probes, ports, services
+/// added or removed) are reported: they take effect when `ebb serve` is restarted.
+fn reload(config: &ServeConfig, apps: &[Arc<App>]) {
+    eprintln!(
+        "Reloading {}.",
+        config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let sources = match crate::cmd::validate::read_sources(&config.files) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Reload refused: {e:#}. The services keep running as they were.");
+            return;
+        }
+    };
+    let checked = ebb_manifest::check(&sources, ebb_manifest::Mode::Local);
+    for d in &checked.diagnostics {
+        eprintln!("{}\n", crate::cmd::validate::render(d, &sources));
+    }
+    if checked.of(ebb_manifest::Severity::Error).next().is_some() {
+        eprintln!("Reload refused: fix the errors above. The services keep running as they were.");
+        return;
+    }
+    let plan = match plan::plan(&checked, config.shared_port, &config.self_exe) {
+        Ok(p) => p,
+        Err(PlanError(errors)) => {
+            eprintln!(
+                "Reload refused:\n  {}\nThe services keep running as they were.",
+                errors.join("\n  ")
+            );
+            return;
+        }
+    };
+    let mut pending = Vec::new();
+    for new in &plan.apps {
+        let Some(app) = apps.iter().find(|a| a.name() == new.name) else {
+            pending.push(format!("{} is a new service", new.name));
+            continue;
+        };
+        if new.replica != app.plan.replica {
+            pending.push(format!(
+                "{}: its command, environment or probes changed",
+                new.name
+            ));
+        }
+        if new.ports != app.plan.ports || new.hosts != app.plan.hosts {
+            pending.push(format!("{}: its ports or hosts changed", new.name));
+        }
+        let replaced = app.policy.send_if_modified(|current| {
+            let changed = *current != new.policy;
+            if changed {
+                *current = new.policy.clone();
+            }
+            changed
+        });
+        if replaced {
+            app.event(
+                "Normal",
+                "Reloaded",
+                "the autoscaler's spec was replaced from the manifests",
+                "serve",
+            );
+            eprintln!("  {}: autoscaler updated", new.name);
+        }
+    }
+    for app in apps {
+        if !plan.apps.iter().any(|n| n.name == app.name()) {
+            pending.push(format!("{} is no longer in the files", app.name()));
+        }
+    }
+    if !pending.is_empty() {
+        eprintln!("Restart ebb serve to apply:\n  {}", pending.join("\n  "));
+    }
 }
 
 /// Groups ports into gateways: two ports share one when an app is served on both.

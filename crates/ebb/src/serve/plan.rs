@@ -19,12 +19,16 @@ use ebb_manifest::local::{self, LocalProbe, LocalWorkload, ProbeAction, ProbePor
 use ebb_supervisor::{HttpGet, Probe, ProbeAction as SupProbe, ReplicaSpec};
 
 /// How an app's replica count is decided.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum PolicyPlan {
     /// Kubernetes HPA semantics.
     Hpa { name: String, spec: HpaSpec },
-    /// Knative KPA semantics.
-    Kpa { name: String, settings: KpaSettings },
+    /// Knative KPA semantics, with the cluster's `config-autoscaler` defaults.
+    Kpa {
+        name: String,
+        settings: KpaSettings,
+        config: KpaConfig,
+    },
     /// No autoscaler: the workload's own replica count.
     Fixed(i32),
 }
@@ -49,7 +53,6 @@ pub(crate) struct AppPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) apps: Vec<AppPlan>,
-    pub(crate) kpa_config: KpaConfig,
 }
 
 impl Plan {
@@ -99,6 +102,7 @@ pub(crate) fn plan(
     let workloads = local::workloads(&checked.objects);
     let services = local::services(&checked.objects);
     let autoscalers = checked.autoscalers();
+    let kpa_config = checked.kpa_config();
     if workloads.is_empty() {
         errors.push("no workload to run: the files hold no Deployment, InferenceService or Knative Service that can run locally".to_string());
     }
@@ -107,7 +111,7 @@ pub(crate) fn plan(
         let targeting: Vec<&Autoscaler> = autoscalers.iter().filter(|a| targets(a, w)).collect();
         let policy = match targeting.as_slice() {
             [] => PolicyPlan::Fixed(w.initial_replicas),
-            [one] => match policy_of(one) {
+            [one] => match policy_of(one, &kpa_config) {
                 Ok(p) => p,
                 Err(e) => {
                     errors.push(e);
@@ -168,10 +172,7 @@ pub(crate) fn plan(
         }
     }
     if errors.is_empty() {
-        Ok(Plan {
-            apps,
-            kpa_config: checked.kpa_config(),
-        })
+        Ok(Plan { apps })
     } else {
         Err(PlanError(errors))
     }
@@ -192,7 +193,7 @@ fn targets(a: &Autoscaler, w: &LocalWorkload) -> bool {
         && r.kind == kind_name(w.kind)
 }
 
-fn policy_of(a: &Autoscaler) -> Result<PolicyPlan, String> {
+fn policy_of(a: &Autoscaler, config: &KpaConfig) -> Result<PolicyPlan, String> {
     match a.spec.class {
         AutoscalerClass::Hpa => a
             .spec
@@ -210,6 +211,7 @@ fn policy_of(a: &Autoscaler) -> Result<PolicyPlan, String> {
         AutoscalerClass::Kpa => Ok(PolicyPlan::Kpa {
             name: a.metadata.name.clone(),
             settings: a.spec.kpa.clone().unwrap_or_default(),
+            config: config.clone(),
         }),
     }
 }
