@@ -105,6 +105,7 @@ pub struct AutoscalerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<StatusCondition>,
     /// When the target was last rescaled (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_time: Option<String>,
     /// ebb's explanation of the last decision.
@@ -135,6 +136,7 @@ pub struct StatusCondition {
     #[serde(default)]
     pub message: String,
     /// When `status` last changed (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
 }
@@ -144,6 +146,7 @@ pub struct StatusCondition {
 #[serde(rename_all = "camelCase")]
 pub struct LastDecision {
     /// When it was made (RFC 3339).
+    #[schemars(extend("format" = "date-time"))]
     pub time: String,
     /// One line, as `ebb decide` prints it first.
     pub summary: String,
@@ -174,6 +177,7 @@ pub struct TimedReplicas {
     /// Replicas.
     pub replicas: i32,
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
 }
 
@@ -184,6 +188,7 @@ pub struct ScaleEventRecord {
     /// Replicas added or removed (≥ 0).
     pub replica_change: i32,
     /// RFC 3339.
+    #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
     /// Older than every policy period: kept for reuse, never counted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

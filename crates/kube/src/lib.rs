@@ -27,6 +27,15 @@ pub use error::{Error, Result};
 
 use kube::CustomResourceExt;
 
+/// The controller's client for `config`. kube retries 429/503/504 answers up to 15 times with
+/// backoff by default; a sync must fail fast instead (a metrics API that answers 503 is the
+/// `<unknown>` target of upstream, and the next sync comes one sync period later).
+pub fn client(mut config: kube::Config) -> Result<kube::Client> {
+    config.default_retry = false;
+    kube::Client::try_from(config)
+        .map_err(|e| Error::Api(format!("cannot build the Kubernetes client: {e}")))
+}
+
 /// The CRD of [`crd::Autoscaler`] as YAML, as checked in at `deploy/crd.yaml`.
 pub fn crd_yaml() -> String {
     let crd = serde_json::to_value(crd::Autoscaler::crd()).unwrap_or_default();
