@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod serve;
 mod table;
 
 /// The autoscaler for ML inference services.
@@ -23,6 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(Box<cmd::serve::Args>),
     Decide(cmd::decide::Args),
     // Boxed: its many flags would make every other variant as large.
     Load(Box<cmd::load::Args>),
@@ -30,6 +32,8 @@ enum Command {
     Convert(cmd::convert::Args),
     Autoscale(cmd::autoscale::Args),
     Sim(Box<cmd::sim::Args>),
+    Logs(cmd::logs::Args),
+    ModelServer(cmd::model_server::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,12 +46,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(*args),
         Command::Decide(args) => cmd::decide::run(args),
         Command::Load(args) => cmd::load::run(*args),
         Command::Validate(args) => cmd::validate::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Autoscale(args) => cmd::autoscale::run(args),
         Command::Sim(args) => cmd::sim::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::ModelServer(args) => cmd::model_server::run(args),
     };
     match result {
         Ok(code) => code,

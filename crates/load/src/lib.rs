@@ -34,5 +34,5 @@ pub use run::{RunError, RunOptions, run};
 pub use schedule::{RatePlan, RateStep, Schedule};
 pub use stats::{ErrorKind, Stats};
 pub use summary::Summary;
-pub use trace::{Trace, TraceFormat};
+pub use trace::{InvalidSpeed, Trace, TraceFormat};
 pub use wait::WaitTime;

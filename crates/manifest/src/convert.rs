@@ -34,11 +34,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
         Manifest::ScaledObject(s) => Some(from_scaled_object(s)),
         Manifest::Autoscaler(a) => Some(a.clone()),
         Manifest::InferenceService(isvc) => {
-            if !serverless::is_serverless(isvc) {
-                return None;
-            }
-            let revision = serverless::isvc_revision(isvc, &mut Issues::default());
-            let settings = revision.settings(config).ok()?;
+            let settings = serverless::isvc_settings(isvc, config).ok()?.settings;
             Some(from_revision(
                 &isvc.metadata,
                 &isvc.api_version,
@@ -47,7 +43,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
             ))
         }
         Manifest::KnativeService(ksvc) => {
-            let settings = serverless::ksvc_revision(ksvc).settings(config).ok()?;
+            let settings = serverless::ksvc_settings(ksvc, config).ok()?.settings;
             Some(from_revision(
                 &ksvc.metadata,
                 &ksvc.api_version,

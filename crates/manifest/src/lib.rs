@@ -69,6 +69,20 @@ impl Parsed {
     fn place(&self, issue: Issue) -> Diagnostic {
         issue.place(&self.file, &self.root, Some(self.manifest.reference()))
     }
+
+    /// A finding of the caller's own rules about the field at `path` (e.g. `spec.metrics[0]`),
+    /// placed at that field's file:line:column like the manifests' own findings.
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        path: &str,
+        message: impl std::fmt::Display,
+    ) -> Diagnostic {
+        self.place(match severity {
+            Severity::Error => Issue::error(path, message),
+            Severity::Warning => Issue::warning(path, message),
+        })
+    }
 }
 
 /// The result of [`check`]: every object that could be read, and every finding.
@@ -159,15 +173,17 @@ pub struct Finding {
 pub fn validate_object(manifest: &Manifest, mode: Mode, config: &KpaConfig) -> Vec<Finding> {
     let mut issues = Issues::default();
     rules(manifest, mode, config, &mut issues);
-    issues
-        .0
-        .into_iter()
-        .map(|i| Finding {
-            severity: i.severity,
-            path: i.path,
-            message: i.message,
-        })
-        .collect()
+    issues.0.into_iter().map(Finding::from).collect()
+}
+
+impl From<Issue> for Finding {
+    fn from(issue: Issue) -> Finding {
+        Finding {
+            severity: issue.severity,
+            path: issue.path,
+            message: issue.message,
+        }
+    }
 }
 
 /// The namespace and name Knative reads its autoscaler defaults from.

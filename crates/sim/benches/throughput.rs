@@ -9,7 +9,6 @@ use std::path::Path;
 use ebb_sim::arrivals::ArrivalSpec;
 use ebb_sim::manifest::{Defaults, load_policies};
 use ebb_sim::report::{self, Comparison};
-use ebb_sim::trace::TraceFile;
 use ebb_sim::{PolicyDef, PolicyKind, RunResult, ServiceModel, SimConfig, Workload, run};
 
 fn root() -> &'static Path {
@@ -101,7 +100,7 @@ fn main() {
     };
     let out = std::env::temp_dir().join("ebb-sim-bench");
     let (secs, n) = best_of(5, || {
-        let trace = TraceFile::load(&trace_path).expect("trace");
+        let trace = ebb_trace::read(&trace_path).expect("trace");
         let w = Workload::from_trace(
             trace,
             ServiceModel::parse("tokens:a=20,b=0.05,c=15").expect("spec"),

@@ -7,8 +7,8 @@
 //! copied here: a [`policy`] driver only collects what the engine would observe and applies the
 //! replica count it decides.
 //!
-//! - [`workload`]: requests from a [`trace`] or a seeded [`arrivals`] generator, each with a
-//!   service time from a [`dist`]ribution or from its tokens;
+//! - [`workload`]: requests from a trace (read by `ebb_trace`) or a seeded [`arrivals`]
+//!   generator, each with a service time from a [`dist`]ribution or from its tokens;
 //! - [`cluster`]: replicas with request slots, cold starts, CPU, drain on scale-down, and the
 //!   gateway queue that holds requests while nothing is ready;
 //! - [`engine`]: the event loop; [`stats`]: what a run measures;
@@ -25,7 +25,6 @@ pub mod policy;
 pub mod report;
 pub mod spec;
 pub mod stats;
-pub mod trace;
 pub mod workload;
 
 pub use engine::{RunResult, ScaleRecord, SimConfig, run};

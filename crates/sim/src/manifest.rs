@@ -1,30 +1,55 @@
-//! Policies from the manifests users already run.
-//!
-//! This is the one place that reads YAML into policies, so that switching to the shared
-//! manifests crate (`ebb-manifest`) is a change here only. Every document of a file is read;
-//! autoscaler kinds become policies, other kinds (Deployments, Services) are skipped.
+//! Policies from the manifests users already run, read by `ebb-manifest`: `ebb sim` accepts
+//! exactly what `ebb validate` and `ebb convert` accept, with the same file:line:column
+//! findings. Every autoscaling kind becomes its normalized `Autoscaler` first (HPA v1/v2, KEDA
+//! ScaledObject, KServe InferenceService, Knative Service, ebb Autoscaler); what the simulator
+//! cannot model is then refused on that form. Other kinds (Deployments, Services) are skipped.
 
-use std::collections::BTreeMap;
-
-use ebb_core::hpa::spec::{Gates, HpaSpecV1};
-use ebb_core::hpa::{HpaSettings, HpaSpec};
-use ebb_core::kpa::config::KPA_CLASS;
-use ebb_core::kpa::settings::{AnnotationPaths, GROUP};
+use ebb_core::hpa::HpaSettings;
+use ebb_core::hpa::spec::{Gates, HpaSpec};
+use ebb_core::kpa::settings::{GROUP, is_known_annotation};
 use ebb_core::kpa::{KpaConfig, KpaSettings, KpaSpec};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use ebb_manifest::convert::to_autoscaler;
+use ebb_manifest::kinds::autoscaler::AutoscalerClass;
+use ebb_manifest::kinds::serverless::{isvc_settings, ksvc_settings};
+use ebb_manifest::{Diagnostic, Manifest, Manifests, Mode, Parsed, Severity, Source};
 use serde_json::Value;
 
 use crate::policy::{PolicyDef, PolicyKind};
 
-/// Why a manifest could not become a policy.
+/// Why manifests could not become policies.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{origin}: {message}")]
-pub struct ManifestError {
-    /// The file (and document) it came from.
-    pub origin: String,
-    /// What is wrong and what would be valid.
-    pub message: String,
+pub enum ManifestError {
+    /// Findings in the files, each at its file:line:column.
+    #[error("{}", findings(.0))]
+    Findings(Vec<Diagnostic>),
+    /// The files hold no autoscaler.
+    #[error(
+        "no autoscaler in the file (anything else is not a policy ebb sim can run): give a HorizontalPodAutoscaler (autoscaling/v1 or v2), a KServe InferenceService, a Knative Service, a KEDA ScaledObject or an ebb Autoscaler"
+    )]
+    NoAutoscaler,
+    /// A `--sweep` value does not fit the policy.
+    #[error("{origin}: {message}")]
+    Sweep {
+        /// The sweep and the policy.
+        origin: String,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
+}
+
+fn findings(list: &[Diagnostic]) -> String {
+    let lines: Vec<String> = list.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+impl ManifestError {
+    /// The findings in the files, if that is what is wrong.
+    pub fn findings(&self) -> &[Diagnostic] {
+        match self {
+            ManifestError::Findings(list) => list,
+            _ => &[],
+        }
+    }
 }
 
 /// Cluster-wide settings that manifests do not carry.
@@ -36,202 +61,125 @@ pub struct Defaults {
     pub kpa: KpaConfig,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Header {
-    #[serde(default)]
-    api_version: String,
-    #[serde(default)]
-    kind: String,
-}
-
-#[derive(Deserialize, Default)]
-struct Metadata {
-    #[serde(default)]
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Object<S> {
-    #[serde(default)]
-    metadata: Metadata,
-    spec: S,
-}
-
-/// Kinds that are recognised and skipped (they carry no policy).
-const SKIPPED: &[&str] = &[
-    "Deployment",
-    "Service",
-    "ConfigMap",
-    "Secret",
-    "Namespace",
-    "ServiceAccount",
-];
-
 /// Reads every policy in `text` (one or more YAML documents); `origin` names the file.
 pub fn load_policies(
     text: &str,
     origin: &str,
     defaults: &Defaults,
 ) -> Result<Vec<PolicyDef>, ManifestError> {
-    let err = |doc: Option<usize>, message: String| ManifestError {
-        origin: match doc {
-            Some(i) => format!("{origin} (document {})", i + 1),
-            None => origin.to_string(),
-        },
-        message,
-    };
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text)
-        .map_err(|e| err(None, e.to_string().replace("<input>", origin)))?;
+    policies(&check(&[Source::new(origin, text)]), defaults)
+}
+
+/// Reads and validates manifests as `ebb convert` does (references may be in the cluster).
+pub fn check(sources: &[Source]) -> Manifests {
+    ebb_manifest::check(sources, Mode::Cluster)
+}
+
+/// The policies of checked manifests: errors in the files first, then what the simulator cannot
+/// run, each at its file:line:column.
+pub fn policies(checked: &Manifests, defaults: &Defaults) -> Result<Vec<PolicyDef>, ManifestError> {
+    if checked.has_errors() {
+        let errors = checked.of(Severity::Error).cloned().collect();
+        return Err(ManifestError::Findings(errors));
+    }
     let mut policies = Vec::new();
-    for (i, doc) in docs.into_iter().enumerate() {
-        if doc.is_null() {
-            continue;
+    let mut problems = Vec::new();
+    for parsed in &checked.objects {
+        match policy_kind(&parsed.manifest, defaults) {
+            Ok(Some(kind)) => policies.push(PolicyDef {
+                name: name(&parsed.manifest, &kind),
+                kind,
+            }),
+            Ok(None) => {}
+            Err(list) => problems.extend(
+                list.into_iter()
+                    .map(|(path, message)| located(parsed, &path, &message)),
+            ),
         }
-        let header: Header = serde_json::from_value(doc.clone())
-            .map_err(|e| err(Some(i), format!("not a Kubernetes object: {e}")))?;
-        let group = header.api_version.split('/').next().unwrap_or_default();
-        let policy = match (group, header.kind.as_str()) {
-            ("autoscaling", "HorizontalPodAutoscaler") => {
-                let (name, spec) = match header.api_version.as_str() {
-                    "autoscaling/v1" => {
-                        let o: Object<HpaSpecV1> = typed(doc).map_err(|m| err(Some(i), m))?;
-                        (o.metadata.name, HpaSpec::from(o.spec))
-                    }
-                    "autoscaling/v2" | "autoscaling/v2beta2" => {
-                        let o: Object<HpaSpec> = typed(doc).map_err(|m| err(Some(i), m))?;
-                        (o.metadata.name, o.spec)
-                    }
-                    other => {
-                        return Err(err(
-                            Some(i),
-                            format!(
-                                "apiVersion {other:?} of a HorizontalPodAutoscaler: use autoscaling/v1 or autoscaling/v2"
-                            ),
-                        ));
-                    }
-                };
-                let problems = spec.validate("spec", Gates::EBB);
-                if !problems.is_empty() {
-                    let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-                    return Err(err(
-                        Some(i),
-                        format!(
-                            "the HorizontalPodAutoscaler is not valid:\n{}",
-                            list.join("\n")
-                        ),
-                    ));
-                }
-                simulable(&spec).map_err(|m| err(Some(i), m))?;
-                PolicyDef {
-                    name: if name.is_empty() { "hpa".into() } else { name },
-                    kind: PolicyKind::Hpa {
-                        spec: Box::new(spec),
-                        settings: defaults.hpa.clone(),
-                    },
-                }
-            }
-            ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
-                let name = doc["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let spec =
-                    kpa_spec(&doc, &header.kind, &defaults.kpa).map_err(|m| err(Some(i), m))?;
-                PolicyDef {
-                    name: if name.is_empty() { "kpa".into() } else { name },
-                    kind: PolicyKind::Kpa {
-                        spec: Box::new(spec),
-                        manifest: doc,
-                    },
-                }
-            }
-            ("ebb.dev", "Autoscaler") => {
-                let name = doc["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let kind = autoscaler(&doc, defaults).map_err(|m| err(Some(i), m))?;
-                PolicyDef {
-                    name: if name.is_empty() {
-                        "autoscaler".into()
-                    } else {
-                        name
-                    },
-                    kind,
-                }
-            }
-            (_, kind) if SKIPPED.contains(&kind) => continue,
-            (_, kind) => {
-                return Err(err(
-                    Some(i),
-                    format!(
-                        "kind {kind:?} (apiVersion {:?}) is not a policy ebb sim can run; give a HorizontalPodAutoscaler (autoscaling/v1 or v2), a KServe InferenceService, a Knative Service or an ebb Autoscaler",
-                        header.api_version
-                    ),
-                ));
-            }
-        };
-        policies.push(policy);
+    }
+    if !problems.is_empty() {
+        return Err(ManifestError::Findings(problems));
     }
     if policies.is_empty() {
-        return Err(err(
-            None,
-            "no autoscaler in the file: give a HorizontalPodAutoscaler, an InferenceService or a Knative Service".into(),
-        ));
+        return Err(ManifestError::NoAutoscaler);
     }
     Ok(policies)
 }
 
-/// ebb's own `Autoscaler` kind: the HPA v2 fields with `class: hpa`, or the Knative settings
-/// under `spec.kpa` with `class: kpa`.
-fn autoscaler(doc: &Value, defaults: &Defaults) -> Result<PolicyKind, String> {
-    let spec = &doc["spec"];
-    match spec["class"].as_str() {
-        Some("hpa") => {
-            let mut fields = spec.clone();
-            if let Some(m) = fields.as_object_mut() {
-                m.remove("class");
-            }
-            let hpa: HpaSpec = serde_json::from_value(fields)
-                .map_err(|e| format!("spec: invalid for class hpa: {e}"))?;
-            let problems = hpa.validate("spec", Gates::EBB);
-            if !problems.is_empty() {
-                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-                return Err(format!("the Autoscaler is not valid:\n{}", list.join("\n")));
-            }
-            simulable(&hpa)?;
-            Ok(PolicyKind::Hpa {
+/// `message` about `path` of `parsed`, placed in its file.
+fn located(parsed: &Parsed, path: &str, message: &str) -> Diagnostic {
+    let message = message
+        .strip_prefix(&format!("{path}: "))
+        .unwrap_or(message);
+    parsed.diagnostic(Severity::Error, path, message)
+}
+
+fn name(manifest: &Manifest, kind: &PolicyKind) -> String {
+    let name = &manifest.metadata().name;
+    if !name.is_empty() {
+        return name.clone();
+    }
+    match manifest {
+        Manifest::Autoscaler(_) => "autoscaler".into(),
+        _ => match kind {
+            PolicyKind::Hpa { .. } => "hpa".into(),
+            _ => "kpa".into(),
+        },
+    }
+}
+
+/// Problems as `(field path, message)`.
+type Problems = Vec<(String, String)>;
+
+/// The policy of one object: `None` for kinds that do not autoscale.
+fn policy_kind(manifest: &Manifest, defaults: &Defaults) -> Result<Option<PolicyKind>, Problems> {
+    // The serverless kinds' settings with the simulator's config-autoscaler, which may be
+    // stricter than the one the files were checked against.
+    let knative = match manifest {
+        Manifest::InferenceService(isvc) => Some(isvc_settings(isvc, &defaults.kpa)),
+        Manifest::KnativeService(ksvc) => Some(ksvc_settings(ksvc, &defaults.kpa)),
+        _ => None,
+    };
+    if let Some(Err(errors)) = knative {
+        return Err(errors.into_iter().map(|f| (f.path, f.message)).collect());
+    }
+    let Some(autoscaler) = to_autoscaler(manifest, &defaults.kpa) else {
+        return Ok(None);
+    };
+    let spec = autoscaler.spec;
+    match spec.class {
+        AutoscalerClass::Hpa => {
+            let hpa = spec.hpa_spec().ok_or_else(|| {
+                vec![(
+                    "spec.maxReplicas".to_string(),
+                    "the HPA needs maxReplicas".to_string(),
+                )]
+            })?;
+            simulable(&hpa, manifest)?;
+            Ok(Some(PolicyKind::Hpa {
                 spec: Box::new(hpa),
                 settings: defaults.hpa.clone(),
-            })
+            }))
         }
-        Some("kpa") => {
-            let settings: KpaSettings = match spec.get("kpa") {
-                Some(v) => {
-                    serde_json::from_value(v.clone()).map_err(|e| format!("spec.kpa: {e}"))?
-                }
-                None => KpaSettings::default(),
-            };
-            let problems = settings.validate(&defaults.kpa, "spec.kpa");
-            if !problems.is_empty() {
-                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-                return Err(format!("the Autoscaler is not valid:\n{}", list.join("\n")));
+        AutoscalerClass::Kpa => {
+            let settings: KpaSettings = spec.kpa.unwrap_or_default();
+            let errors = settings.validate(&defaults.kpa, "spec.kpa");
+            if !errors.is_empty() {
+                return Err(errors
+                    .iter()
+                    .map(|e| (e.path.clone(), e.to_string()))
+                    .collect());
             }
-            Ok(PolicyKind::Kpa {
+            Ok(Some(PolicyKind::Kpa {
                 spec: Box::new(KpaSpec::resolve(&defaults.kpa, &settings)),
-                manifest: doc.clone(),
-            })
+                manifest: Box::new(manifest.clone()),
+            }))
         }
-        other => Err(format!(
-            "spec.class: {:?}: an Autoscaler's class is hpa or kpa",
-            other.unwrap_or_default()
-        )),
     }
 }
 
 /// The simulator models replicas' CPU; other HPA metrics have no source in a simulation.
-fn simulable(spec: &HpaSpec) -> Result<(), String> {
+fn simulable(spec: &HpaSpec, manifest: &Manifest) -> Result<(), Problems> {
     for (i, m) in spec.metrics.iter().enumerate() {
         let cpu = m.resource.as_ref().is_some_and(|r| r.name == "cpu");
         if !cpu {
@@ -240,93 +188,24 @@ fn simulable(spec: &HpaSpec) -> Result<(), String> {
                 (_, Some(r)) => format!("ContainerResource {}", r.name),
                 _ => format!("{:?}", m.kind),
             };
-            return Err(format!(
-                "spec.metrics[{i}]: a {what} metric cannot be simulated: ebb sim models the replicas' CPU, so it runs HPAs on Resource cpu metrics (Utilization or AverageValue)"
-            ));
+            // Where the metric came from in the object as written.
+            let path = match manifest {
+                Manifest::ScaledObject(_) => format!("spec.triggers[{i}]"),
+                Manifest::InferenceService(_) => "spec.predictor.scaleMetric".to_string(),
+                Manifest::KnativeService(_) => {
+                    format!("spec.template.metadata.annotations[{GROUP}metric]")
+                }
+                _ => format!("spec.metrics[{i}]"),
+            };
+            return Err(vec![(
+                path,
+                format!(
+                    "a {what} metric cannot be simulated: ebb sim models the replicas' CPU, so it runs HPAs on Resource cpu metrics (Utilization or AverageValue)"
+                ),
+            )]);
         }
     }
     Ok(())
-}
-
-/// Annotation values as text (`10` and `"10"` alike).
-fn texts(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The KPA settings of an InferenceService (KServe serverless mode: the predictor's typed
-/// fields become Knative annotations) or of a Knative Service's revision template.
-fn kpa_spec(doc: &Value, kind: &str, config: &KpaConfig) -> Result<KpaSpec, String> {
-    let (annotations, cc, paths) = if kind == "InferenceService" {
-        let mut a = texts(&doc["metadata"]["annotations"]);
-        if let Some(mode) = a.get("serving.kserve.io/deploymentMode")
-            && mode != "Serverless"
-        {
-            return Err(format!(
-                "metadata.annotations[serving.kserve.io/deploymentMode]: {mode:?}: in this mode KServe scales with an HPA, not the Knative Pod Autoscaler; simulate the HPA instead"
-            ));
-        }
-        let p = &doc["spec"]["predictor"];
-        a.extend(texts(&p["annotations"]));
-        // KServe regenerates min-scale and max-scale from the typed fields (min defaults to 1).
-        a.remove(&format!("{GROUP}minScale"));
-        let min = p["minReplicas"].as_i64().unwrap_or(1);
-        a.insert(format!("{GROUP}min-scale"), min.to_string());
-        if let Some(max) = p["maxReplicas"].as_i64().filter(|m| *m != 0) {
-            a.remove(&format!("{GROUP}maxScale"));
-            a.insert(format!("{GROUP}max-scale"), max.to_string());
-        }
-        if let Some(t) = texts(p).get("scaleTarget") {
-            a.insert(format!("{GROUP}target"), t.clone());
-        }
-        if let Some(m) = p["scaleMetric"].as_str() {
-            a.insert(format!("{GROUP}metric"), m.to_string());
-        }
-        let paths = AnnotationPaths {
-            annotations: "metadata.annotations",
-            container_concurrency: "spec.predictor.containerConcurrency",
-        };
-        (a, p["containerConcurrency"].as_i64(), paths)
-    } else {
-        let t = &doc["spec"]["template"];
-        let paths = AnnotationPaths {
-            annotations: "spec.template.metadata.annotations",
-            container_concurrency: "spec.template.spec.containerConcurrency",
-        };
-        (
-            texts(&t["metadata"]["annotations"]),
-            t["spec"]["containerConcurrency"].as_i64(),
-            paths,
-        )
-    };
-    if let Some(class) = annotations.get(&format!("{GROUP}class"))
-        && class != KPA_CLASS
-    {
-        return Err(format!(
-            "{}[{GROUP}class]: {class:?} is not the Knative Pod Autoscaler ({KPA_CLASS:?}); simulate an HPA with a HorizontalPodAutoscaler",
-            paths.annotations
-        ));
-    }
-    let settings =
-        KpaSettings::from_annotations_at(paths, &annotations, cc, config).map_err(|errs| {
-            let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
-            format!(
-                "the autoscaling settings are not valid:\n{}",
-                list.join("\n")
-            )
-        })?;
-    Ok(KpaSpec::resolve(config, &settings))
 }
 
 /// `--sweep param=v1,v2,...`: one parameter and its values.
@@ -371,7 +250,7 @@ pub fn vary(
     defaults: &Defaults,
 ) -> Result<PolicyDef, ManifestError> {
     let name = format!("{} {param}={value}", policy.name);
-    let fail = |message: String| ManifestError {
+    let fail = |message: String| ManifestError::Sweep {
         origin: format!("--sweep {param}={value} on {}", policy.name),
         message,
     };
@@ -431,54 +310,32 @@ pub fn vary(
             }
         }
         PolicyKind::Kpa { manifest, .. } => {
-            let mut doc = manifest.clone();
-            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-            let number = |v: &str| -> Value {
-                v.parse::<i64>()
-                    .map(Value::from)
-                    .unwrap_or_else(|_| Value::from(v))
-            };
-            let annotation = |short: &str| format!("{GROUP}{short}");
-            let (key, annotations) = if kind == "InferenceService" {
-                let predictor = &mut doc["spec"]["predictor"];
-                match param {
-                    "min" => {
-                        predictor["minReplicas"] = number(value);
-                        (None, None)
-                    }
-                    "max" => {
-                        predictor["maxReplicas"] = number(value);
-                        (None, None)
-                    }
-                    "target" if !predictor["scaleTarget"].is_null() => {
-                        predictor["scaleTarget"] = number(value);
-                        (None, None)
-                    }
-                    short => (Some(annotation(short)), Some("metadata")),
+            let mut manifest = (**manifest).clone();
+            set_knative(&mut manifest, param, value).map_err(fail)?;
+            let findings = ebb_manifest::validate_object(&manifest, Mode::Cluster, &defaults.kpa);
+            let mut errors: Vec<String> = findings
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.message)
+                .collect();
+            let kind = match policy_kind(&manifest, defaults) {
+                Ok(Some(kind @ PolicyKind::Kpa { .. })) => Some(kind),
+                Ok(_) => None,
+                Err(problems) => {
+                    errors.extend(problems.into_iter().map(|(_, m)| m));
+                    None
                 }
-            } else {
-                let short = match param {
-                    "min" => "min-scale",
-                    "max" => "max-scale",
-                    other => other,
-                };
-                (Some(annotation(short)), Some("template"))
             };
-            if let (Some(key), Some(place)) = (key, annotations) {
-                let meta = if place == "metadata" {
-                    &mut doc["metadata"]
-                } else {
-                    &mut doc["spec"]["template"]["metadata"]
-                };
-                if !meta["annotations"].is_object() {
-                    meta["annotations"] = Value::Object(Default::default());
+            errors.dedup();
+            match kind {
+                Some(kind) if errors.is_empty() => kind,
+                _ => {
+                    let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+                    return Err(fail(format!(
+                        "the result is not valid:\n{}",
+                        list.join("\n")
+                    )));
                 }
-                meta["annotations"][key] = Value::from(value);
-            }
-            let spec = kpa_spec(&doc, &kind, &defaults.kpa).map_err(fail)?;
-            PolicyKind::Kpa {
-                spec: Box::new(spec),
-                manifest: doc,
             }
         }
         PolicyKind::Fixed { .. } => {
@@ -488,8 +345,78 @@ pub fn vary(
     Ok(PolicyDef { name, kind })
 }
 
-fn typed<T: DeserializeOwned>(doc: serde_json::Value) -> Result<T, String> {
-    serde_json::from_value(doc).map_err(|e| format!("invalid spec: {e}"))
+/// Sets a Knative setting where the object's author would: KServe's predictor fields for
+/// `min`, `max` and (when the predictor has one) `target`, the revision's annotations
+/// otherwise, or `spec.kpa` of an ebb Autoscaler.
+fn set_knative(manifest: &mut Manifest, param: &str, value: &str) -> Result<(), String> {
+    let short = match param {
+        "min" => "min-scale",
+        "max" => "max-scale",
+        other => other,
+    };
+    let key = format!("{GROUP}{short}");
+    if !is_known_annotation(&key) {
+        return Err(format!(
+            "a Knative policy can be swept over target, min, max or an autoscaling.knative.dev/ annotation such as window, not {param:?}"
+        ));
+    }
+    let int = || {
+        value
+            .parse::<i32>()
+            .map_err(|_| format!("{param} must be a whole number, got {value:?}"))
+    };
+    match manifest {
+        Manifest::InferenceService(isvc) => {
+            let p = &mut isvc.spec.predictor;
+            match param {
+                "min" => p.min_replicas = Some(int()?),
+                "max" => p.max_replicas = Some(int()?),
+                "target" if p.scale_target.is_some() => p.scale_target = Some(int()?),
+                _ => {
+                    isvc.metadata.annotations.insert(key, value.to_string());
+                }
+            }
+        }
+        Manifest::KnativeService(ksvc) => {
+            let annotations = &mut ksvc.spec.template.metadata.annotations;
+            annotations.insert(key, value.to_string());
+        }
+        Manifest::Autoscaler(a) => {
+            let settings = a.spec.kpa.clone().unwrap_or_default();
+            let mut fields = serde_json::to_value(settings).map_err(|e| e.to_string())?;
+            let field = camel_case(short);
+            let number = value
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64);
+            fields[&field] = match (number, value.parse::<i64>()) {
+                (_, Ok(n)) => Value::from(n),
+                (Some(n), _) => Value::Number(n),
+                _ => Value::from(value),
+            };
+            a.spec.kpa =
+                Some(serde_json::from_value(fields).map_err(|e| format!("spec.kpa.{field}: {e}"))?);
+        }
+        other => return Err(format!("a {} has no Knative settings", other.kind())),
+    }
+    Ok(())
+}
+
+/// `scale-down-delay` → `scaleDownDelay`, as `spec.kpa` names the annotation's setting.
+fn camel_case(kebab: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in kebab.chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -512,7 +439,9 @@ spec:
 
     #[test]
     fn reads_the_seed_hpa_and_skips_other_kinds() {
-        let text = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\n---\n{SEED_HPA}");
+        let text = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\nspec: {{ports: [{{port: 80}}]}}\n---\n{SEED_HPA}"
+        );
         let p = load_policies(&text, "hpa.yaml", &Defaults::default()).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].name, "app-fastapi");
@@ -558,7 +487,7 @@ spec:
   template:
     metadata:
       annotations: {autoscaling.knative.dev/target: 0}
-    spec: {containerConcurrency: 4}
+    spec: {containerConcurrency: 4, containers: [{image: x}]}
 ";
         let e = load_policies(ksvc, "ksvc.yaml", &Defaults::default()).unwrap_err();
         assert!(
@@ -598,7 +527,7 @@ spec:
         let e = vary(&hpa, "window", "1m", &Defaults::default()).unwrap_err();
         assert!(e.to_string().contains("target, min or max"), "{e}");
 
-        let isvc = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\nspec: {predictor: {minReplicas: 0}}\n";
+        let isvc = "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m}\nspec: {predictor: {minReplicas: 0, containers: [{name: c, image: x}]}}\n";
         let kpa = load_policies(isvc, "k", &Defaults::default())
             .unwrap()
             .remove(0);
@@ -655,7 +584,7 @@ spec:
         let e = load_policies(&bad, "hpa.yaml", &Defaults::default()).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("hpa.yaml (document 1): the HorizontalPodAutoscaler is not valid"),
+                .starts_with("hpa.yaml:11:16: error: HorizontalPodAutoscaler/app-fastapi: spec.maxReplicas: Invalid value: 0"),
             "{e}"
         );
         let memory = SEED_HPA.replace("autoscaling/v1", "autoscaling/v2").replace(
@@ -679,13 +608,69 @@ spec:
             "{e}"
         );
         let e = load_policies(
-            "apiVersion: v1\nkind: Service\n",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
             "s.yaml",
             &Defaults::default(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("no autoscaler in the file"), "{e}");
         let e = load_policies("a: [", "y.yaml", &Defaults::default()).unwrap_err();
-        assert!(e.to_string().starts_with("y.yaml: "), "{e}");
+        assert!(e.to_string().starts_with("y.yaml:1:"), "{e}");
+    }
+
+    #[test]
+    fn an_ebb_autoscaler_of_class_kpa_is_swept_in_its_settings() {
+        let text = "apiVersion: ebb.dev/v1alpha1
+kind: Autoscaler
+metadata: {name: a}
+spec:
+  class: kpa
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  kpa: {target: 10, minScale: 1}
+";
+        let kpa = load_policies(text, "a.yaml", &Defaults::default())
+            .unwrap()
+            .remove(0);
+        let v = vary(&kpa, "window", "2m", &Defaults::default()).unwrap();
+        let PolicyKind::Kpa { spec, .. } = &v.kind else {
+            panic!()
+        };
+        assert_eq!(spec.stable_window.0.as_secs(), 120);
+        assert_eq!(spec.min_scale, 1, "the other settings stay");
+        let v = vary(&kpa, "max", "3", &Defaults::default()).unwrap();
+        let PolicyKind::Kpa { spec, .. } = &v.kind else {
+            panic!()
+        };
+        assert_eq!(spec.max_scale, 3);
+        let e = vary(&kpa, "windw", "2m", &Defaults::default()).unwrap_err();
+        assert!(e.to_string().contains("not \"windw\""), "{e}");
+    }
+
+    #[test]
+    fn a_keda_scaled_object_runs_as_the_hpa_keda_generates_when_it_scales_on_cpu() {
+        let text = "apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: so}
+spec:
+  scaleTargetRef: {name: web}
+  minReplicaCount: 1
+  maxReplicaCount: 5
+  triggers:
+  - type: cpu
+    metricType: Utilization
+    metadata: {value: \"60\"}
+";
+        let p = load_policies(text, "so.yaml", &Defaults::default()).unwrap();
+        let PolicyKind::Hpa { spec, .. } = &p[0].kind else {
+            panic!("expected an HPA")
+        };
+        assert_eq!((spec.min(), spec.max_replicas), (1, 5));
+        let memory = text.replace("type: cpu", "type: memory");
+        let e = load_policies(&memory, "so.yaml", &Defaults::default()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("so.yaml:9:5: error: ScaledObject/so: spec.triggers[0]: a Resource memory metric cannot be simulated"),
+            "{e}"
+        );
     }
 }

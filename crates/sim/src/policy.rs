@@ -38,8 +38,9 @@ pub enum PolicyKind {
     Kpa {
         /// The resolved settings.
         spec: Box<KpaSpec>,
-        /// The object it came from (InferenceService or Knative Service), for `ebb decide`.
-        manifest: serde_json::Value,
+        /// The object it came from (InferenceService, Knative Service or ebb Autoscaler), for
+        /// sweeps and `ebb decide`.
+        manifest: Box<ebb_manifest::Manifest>,
     },
     /// No autoscaler: a fixed number of replicas (a baseline).
     Fixed {
@@ -146,7 +147,7 @@ pub(crate) fn driver(
         PolicyKind::Kpa { spec, manifest } => Box::new(kpa::KpaDriver::new(
             &policy.name,
             (**spec).clone(),
-            manifest.clone(),
+            (**manifest).clone(),
             initial,
             ctx,
         )),

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
+use ebb_trace::{RequestTrace, TraceFile};
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::arrivals::{ArrivalSpec, Generator};
 use crate::dist::Dist;
 use crate::spec::{KindArgs, SpecError};
-use crate::trace::{RequestTrace, TraceFile};
 
 /// How long a request keeps a replica slot busy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,7 +135,7 @@ impl Workload {
     ) -> Result<Workload, WorkloadError> {
         match trace {
             TraceFile::Requests(t) => {
-                if matches!(service, ServiceModel::Tokens { .. }) && !t.has_tokens {
+                if matches!(service, ServiceModel::Tokens { .. }) && !t.has_tokens() {
                     return Err(WorkloadError::NoTokens("trace"));
                 }
                 let last = t.requests.last().map_or(0, |r| r.at_ns);
@@ -249,7 +249,10 @@ impl Iterator for RequestStream {
                     return None;
                 }
                 *next += 1;
-                (r.at_ns, (r.input_tokens, r.output_tokens))
+                (
+                    r.at_ns,
+                    (r.input_tokens.unwrap_or(0), r.output_tokens.unwrap_or(0)),
+                )
             }
             Source::Generated(g) => {
                 let t = g.next_arrival(&mut self.arrival_rng)?;
@@ -286,11 +289,8 @@ mod tests {
 
     #[test]
     fn token_service_times_come_from_the_trace() {
-        let trace = TraceFile::parse(
-            "timestamp,input_tokens,output_tokens\n0,1000,10\n1.5,0,0\n",
-            "t",
-        )
-        .unwrap();
+        let trace =
+            ebb_trace::parse("timestamp,input_tokens,output_tokens\n0,1000,10\n1.5,0,0\n").unwrap();
         let service = ServiceModel::parse("tokens:a=20,b=0.05,c=15").unwrap();
         let w = Workload::from_trace(trace, service, None, 0).unwrap();
         let r: Vec<Request> = w.stream().collect();
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn token_model_without_tokens_is_an_error() {
-        let trace = TraceFile::parse("1\n2\n", "t").unwrap();
+        let trace = ebb_trace::parse("1\n2\n").unwrap();
         let service = ServiceModel::parse("tokens:a=20").unwrap();
         let e = Workload::from_trace(trace, service, None, 0).unwrap_err();
         assert!(

@@ -333,6 +333,8 @@ spec:
   template:
     metadata:
       annotations: {autoscaling.knative.dev/target: \"0.01\", autoscaling.knative.dev/min-scale: \"1\"}
+    spec:
+      containers: [{image: x}]
 ",
         "greedy.yaml",
         &Defaults::default(),

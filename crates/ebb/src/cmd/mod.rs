@@ -4,6 +4,9 @@ pub(crate) mod autoscale;
 pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod load;
+pub(crate) mod logs;
+pub(crate) mod model_server;
+pub(crate) mod serve;
 pub(crate) mod sim;
 pub(crate) mod validate;
 
@@ -43,4 +46,17 @@ pub(crate) fn output(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub(crate) fn init_logging() {
+    use std::io::IsTerminal as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Fails only when a subscriber is already installed, which is fine.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }

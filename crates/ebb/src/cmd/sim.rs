@@ -15,13 +15,13 @@ use ebb_core::units::duration::parse_duration;
 use ebb_sim::arrivals::ArrivalSpec;
 use ebb_sim::cluster::CpuModel;
 use ebb_sim::dist::{Dist, format_secs};
-use ebb_sim::manifest::{Defaults, Sweep, load_policies, vary};
+use ebb_sim::manifest::{Defaults, ManifestError, Sweep, vary};
 use ebb_sim::report::{self, Comparison, Sweeps};
-use ebb_sim::trace::TraceFile;
 use ebb_sim::{MetricsPipeline, PolicyDef, PolicyKind, ServiceModel, SimConfig, Workload};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::UserError;
+use super::validate::{read_sources, render};
 
 /// Replay traffic through autoscaling policies and compare them.
 ///
@@ -39,8 +39,9 @@ use super::UserError;
       --duration 2h --sweep target=5,10,20,40 --slo 1s --out sweep
   ebb sim --fixed 2 --fixed 4 --arrivals poisson:rate=30 --duration 1h --service exp:mean=100ms")]
 pub(crate) struct Args {
-    /// Policy manifests: HorizontalPodAutoscaler (v1, v2), KServe InferenceService, Knative
-    /// Service, ebb Autoscaler. Repeat for more; every autoscaler in a file is a policy.
+    /// Policy manifests (files or directories, `-` for stdin), as `ebb validate` reads them:
+    /// HorizontalPodAutoscaler (v1, v2), KServe InferenceService, Knative Service, KEDA
+    /// ScaledObject, ebb Autoscaler. Every autoscaler in the files is a policy.
     #[arg(short = 'f', long = "filename", help_heading = "Policies")]
     files: Vec<PathBuf>,
     /// Also run a fixed replica count as a baseline (repeatable).
@@ -175,25 +176,22 @@ fn kpa_config(path: &PathBuf) -> Result<KpaConfig, UserError> {
     })
 }
 
-fn policies(args: &Args) -> Result<(Vec<PolicyDef>, Sweeps), UserError> {
+fn policies(args: &Args) -> anyhow::Result<(Vec<PolicyDef>, Sweeps)> {
     let mut defaults = Defaults::default();
     defaults.hpa.sync_period = duration("hpa-sync-period", &args.hpa_sync_period)?;
     if let Some(path) = &args.kpa_config {
         defaults.kpa = kpa_config(path)?;
     }
-    let mut base = Vec::new();
-    for path in &args.files {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| UserError(format!("cannot read {origin}: {e}")))?;
-        base.extend(
-            load_policies(&text, &origin, &defaults).map_err(|e| UserError(e.to_string()))?,
-        );
-    }
+    let base = if args.files.is_empty() {
+        Vec::new()
+    } else {
+        manifest_policies(&args.files, args.kpa_config.is_none(), &mut defaults)?
+    };
     if base.is_empty() && args.fixed.is_empty() {
         return Err(UserError(
-            "no policy to simulate: give -f POLICY.yaml (an HPA, InferenceService, Knative Service or ebb Autoscaler) or --fixed N".into(),
-        ));
+            "no policy to simulate: give -f POLICY.yaml (an HPA, InferenceService, Knative Service, ScaledObject or ebb Autoscaler) or --fixed N".into(),
+        )
+        .into());
     }
     let mut out = Vec::new();
     let mut sweeps = Vec::new();
@@ -232,6 +230,40 @@ fn policies(args: &Args) -> Result<(Vec<PolicyDef>, Sweeps), UserError> {
     Ok((out, sweeps))
 }
 
+/// The policies in the files, read as `ebb validate` and `ebb convert` read them: every finding
+/// is printed with its file:line:column, and any error stops the run.
+fn manifest_policies(
+    files: &[PathBuf],
+    config_from_files: bool,
+    defaults: &mut Defaults,
+) -> anyhow::Result<Vec<PolicyDef>> {
+    let sources = read_sources(files)?;
+    let checked = ebb_sim::manifest::check(&sources);
+    if config_from_files {
+        defaults.kpa = checked.kpa_config();
+    }
+    for d in &checked.diagnostics {
+        eprintln!("{}\n", render(d, &sources));
+    }
+    let result = ebb_sim::manifest::policies(&checked, defaults);
+    if let Err(e @ ManifestError::Findings(_)) = &result {
+        let already_printed = checked.has_errors();
+        let errors = e.findings();
+        if !already_printed {
+            for d in errors {
+                eprintln!("{}\n", render(d, &sources));
+            }
+        }
+        return Err(UserError(format!(
+            "nothing simulated: {} error{} above",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        ))
+        .into());
+    }
+    Ok(result.map_err(|e| UserError(e.to_string()))?)
+}
+
 fn workload(args: &Args) -> Result<(Workload, String), UserError> {
     let service =
         ServiceModel::parse(&args.service).map_err(|e| UserError(format!("--service: {e}")))?;
@@ -242,7 +274,7 @@ fn workload(args: &Args) -> Result<(Workload, String), UserError> {
         .transpose()?;
     match (&args.trace, &args.arrivals) {
         (Some(path), _) => {
-            let trace = TraceFile::load(path).map_err(|e| UserError(e.to_string()))?;
+            let trace = ebb_trace::read(path).map_err(|e| UserError(e.to_string()))?;
             let w = Workload::from_trace(trace, service, duration_ns, args.seed)
                 .map_err(|e| UserError(e.to_string()))?;
             Ok((w, format!("trace {}", path.display())))

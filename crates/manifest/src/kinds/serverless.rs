@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use ebb_core::FieldError;
 use ebb_core::kpa::KpaSettings;
 use ebb_core::kpa::config::{HPA_CLASS, KPA_CLASS, KpaConfig};
-use ebb_core::kpa::settings::{AnnotationPaths, GROUP};
+use ebb_core::kpa::settings::{AnnotationPaths, GROUP, is_known_annotation};
 
 use super::kserve::{InferenceService, KSERVE_DEFAULT_MIN_REPLICAS, KnativeService};
+use crate::Finding;
 use crate::diagnostic::{Issue, Issues};
 
 /// KServe's deployment-mode annotation.
@@ -231,6 +232,39 @@ pub(crate) fn validate_kserve_scaling(isvc: &InferenceService, issues: &mut Issu
     }
 }
 
+/// Why an InferenceService has no Knative autoscaler (not Serverless mode): a warning for
+/// `validate`, where the object is still valid.
+fn not_serverless(isvc: &InferenceService) -> Issue {
+    let mode = isvc
+        .metadata
+        .annotations
+        .get(DEPLOYMENT_MODE_ANNOTATION)
+        .map_or("", String::as_str);
+    Issue::warning(
+        format!("metadata.annotations[{DEPLOYMENT_MODE_ANNOTATION}]"),
+        format!(
+            "{mode:?}: in this mode KServe scales with an HPA or KEDA instead of Knative, which ebb does not read from an InferenceService yet; it runs with minReplicas replicas and no autoscaler (write a HorizontalPodAutoscaler or ScaledObject for it)"
+        ),
+    )
+}
+
+/// Annotations in Knative's group that Knative does not read: upstream ignores them silently.
+fn unknown_annotations(revision: &Revision, issues: &mut Issues) {
+    for key in revision.annotations.keys() {
+        if key.starts_with(GROUP) && !is_known_annotation(key) {
+            let at = revision
+                .origins
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| format!("{}[{key}]", revision.annotations_path));
+            issues.warning(
+                at,
+                "not an annotation Knative reads: it is ignored (a typo?)",
+            );
+        }
+    }
+}
+
 /// All serverless rules of an InferenceService; returns its settings when they are valid.
 pub(crate) fn check_isvc(
     isvc: &InferenceService,
@@ -238,13 +272,7 @@ pub(crate) fn check_isvc(
     issues: &mut Issues,
 ) -> Option<KpaSettings> {
     if !is_serverless(isvc) {
-        let mode = &isvc.metadata.annotations[DEPLOYMENT_MODE_ANNOTATION];
-        issues.warning(
-            format!("metadata.annotations[{DEPLOYMENT_MODE_ANNOTATION}]"),
-            format!(
-                "{mode:?}: in this mode KServe scales with an HPA or KEDA instead of Knative, which ebb does not read from an InferenceService yet; it runs with minReplicas replicas and no autoscaler (write a HorizontalPodAutoscaler or ScaledObject for it)"
-            ),
-        );
+        issues.push(not_serverless(isvc));
         return None;
     }
     validate_kserve_scaling(isvc, issues);
@@ -255,6 +283,7 @@ pub(crate) fn check_isvc(
         .iter()
         .any(|i| i.severity == crate::Severity::Error && SCALING_FIELDS.contains(&i.path.as_str()));
     let revision = isvc_revision(isvc, issues);
+    unknown_annotations(&revision, issues);
     match revision.settings(config) {
         Ok(settings) => Some(settings),
         Err(errors) => {
@@ -275,11 +304,166 @@ pub(crate) fn check_ksvc(
     config: &KpaConfig,
     issues: &mut Issues,
 ) -> Option<KpaSettings> {
-    match ksvc_revision(ksvc).settings(config) {
+    for key in ksvc.metadata.annotations.keys() {
+        if key.starts_with(GROUP) {
+            issues.warning(
+                format!("metadata.annotations[{key}]"),
+                "autoscaling annotations on the Service's own metadata do not reach its revisions: put them under spec.template.metadata.annotations",
+            );
+        }
+    }
+    let revision = ksvc_revision(ksvc);
+    unknown_annotations(&revision, issues);
+    match revision.settings(config) {
         Ok(settings) => Some(settings),
         Err(errors) => {
             issues.fields(errors);
             None
         }
+    }
+}
+
+/// The Knative autoscaler's view of a serverless object: its settings, and notes (warnings)
+/// on what its author may not expect, such as an annotation KServe replaces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionSettings {
+    /// The revision's autoscaling settings, validated.
+    pub settings: KpaSettings,
+    /// Warnings, each starting with the field path it is about.
+    pub notes: Vec<Finding>,
+}
+
+/// The settings KServe and Knative give an InferenceService's revision in Serverless mode: the
+/// predictor's scaling fields written over the annotations, checked with KServe's and Knative's
+/// webhook rules. `Err` holds every error (also: the InferenceService is not in Serverless
+/// mode). Only the autoscaling rules apply here; [`crate::validate_object`] has all of them.
+pub fn isvc_settings(
+    isvc: &InferenceService,
+    config: &KpaConfig,
+) -> Result<RevisionSettings, Vec<Finding>> {
+    if !is_serverless(isvc) {
+        let mut issue = not_serverless(isvc);
+        issue.severity = crate::Severity::Error;
+        return Err(vec![Finding::from(issue)]);
+    }
+    let mut issues = Issues::default();
+    let settings = check_isvc(isvc, config, &mut issues);
+    split(settings, issues)
+}
+
+/// The settings Knative gives a Knative Service's revision (its template's annotations and
+/// containerConcurrency), with the webhook's rules; see [`isvc_settings`].
+pub fn ksvc_settings(
+    ksvc: &KnativeService,
+    config: &KpaConfig,
+) -> Result<RevisionSettings, Vec<Finding>> {
+    let mut issues = Issues::default();
+    let settings = check_ksvc(ksvc, config, &mut issues);
+    split(settings, issues)
+}
+
+fn split(settings: Option<KpaSettings>, issues: Issues) -> Result<RevisionSettings, Vec<Finding>> {
+    let (errors, notes): (Vec<Finding>, Vec<Finding>) = issues
+        .0
+        .into_iter()
+        .map(Finding::from)
+        .partition(|f| f.severity == crate::Severity::Error);
+    match settings {
+        Some(settings) if errors.is_empty() => Ok(RevisionSettings { settings, notes }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Severity;
+    use crate::kinds::kserve::KnativeServiceSpec;
+
+    fn isvc(yaml: &str) -> InferenceService {
+        serde_saphyr::from_str(yaml).expect("an InferenceService")
+    }
+
+    const ISVC: &str = "apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: m
+  annotations: {autoscaling.knative.dev/target: 10, autoscaling.knative.dev/min-scale: \"0\", autoscaling.knative.dev/windw: 30s}
+spec:
+  predictor: {maxReplicas: 4, containers: [{name: kserve-container, image: x}]}
+";
+
+    #[test]
+    fn kserve_writes_min_and_max_scale_and_notes_what_it_replaces() {
+        let r = isvc_settings(&isvc(ISVC), &KpaConfig::default()).expect("valid");
+        assert_eq!(r.settings.min_scale, Some(1));
+        assert_eq!(r.settings.max_scale, Some(4));
+        assert_eq!(r.settings.target, Some(10.0));
+        assert_eq!(r.settings.class.as_deref(), Some(KPA_CLASS));
+        assert!(r.notes.iter().all(|n| n.severity == Severity::Warning));
+        assert_eq!(
+            r.notes[0].message,
+            "metadata.annotations[autoscaling.knative.dev/min-scale]: \"0\" is replaced by KServe with \"1\" from spec.predictor.minReplicas (unset, KServe's default 1); set spec.predictor.minReplicas: 0 to scale to zero"
+        );
+        assert_eq!(
+            r.notes[1].message,
+            "metadata.annotations[autoscaling.knative.dev/windw]: not an annotation Knative reads: it is ignored (a typo?)"
+        );
+    }
+
+    #[test]
+    fn only_serverless_mode_has_knative_settings() {
+        let raw = ISVC.replace(
+            "annotations: {",
+            "annotations: {serving.kserve.io/deploymentMode: RawDeployment, ",
+        );
+        let errors = isvc_settings(&isvc(&raw), &KpaConfig::default()).expect_err("raw");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].severity, Severity::Error);
+        assert_eq!(
+            errors[0].path,
+            "metadata.annotations[serving.kserve.io/deploymentMode]"
+        );
+        assert!(errors[0].message.contains("HPA or KEDA"), "{errors:?}");
+    }
+
+    #[test]
+    fn knative_service_errors_name_the_template_fields() {
+        let ksvc: KnativeService = serde_saphyr::from_str(
+            "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: s
+  annotations: {autoscaling.knative.dev/target: \"5\"}
+spec:
+  template:
+    metadata:
+      annotations: {autoscaling.knative.dev/window: 5s}
+    spec: {containerConcurrency: 2000}
+",
+        )
+        .expect("a Knative Service");
+        let errors = ksvc_settings(&ksvc, &KpaConfig::default()).expect_err("invalid");
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "spec.template.metadata.annotations[autoscaling.knative.dev/window]: Invalid value: 5s: expected 6s <= 5s <= 1h0m0s",
+                "spec.template.spec.containerConcurrency: Invalid value: 2000: expected 0 <= 2000 <= 1000",
+            ]
+        );
+        let fixed = KnativeService {
+            spec: KnativeServiceSpec::default(),
+            ..ksvc
+        };
+        let r = ksvc_settings(&fixed, &KpaConfig::default()).expect("valid");
+        assert_eq!(r.notes.len(), 1);
+        assert!(
+            r.notes[0]
+                .message
+                .starts_with("metadata.annotations[autoscaling.knative.dev/target]: autoscaling annotations on the Service's own metadata do not reach its revisions"),
+            "{:?}",
+            r.notes
+        );
     }
 }

@@ -89,17 +89,26 @@ impl LocalProcess {
     /// references expanded as Kubernetes does (env values see earlier variables; arguments see
     /// all of them; unknown references stay as written; `$$` escapes).
     pub fn command_for(&self, port: u16) -> (Vec<String>, Vec<(String, String)>) {
-        let port = port.to_string();
+        self.command_with(&port.to_string())
+    }
+
+    /// argv and environment with `$(VAR)` references expanded but `{port}` kept, for a
+    /// supervisor that assigns each replica its port and substitutes it itself.
+    pub fn command_template(&self) -> (Vec<String>, Vec<(String, String)>) {
+        self.command_with(PORT_PLACEHOLDER)
+    }
+
+    fn command_with(&self, port: &str) -> (Vec<String>, Vec<(String, String)>) {
         let mut env: Vec<(String, String)> = Vec::with_capacity(self.env.len());
         for (name, value) in &self.env {
-            let value = expand(&value.replace(PORT_PLACEHOLDER, &port), &env);
+            let value = expand(&value.replace(PORT_PLACEHOLDER, port), &env);
             env.retain(|(n, _)| n != name);
             env.push((name.clone(), value));
         }
         let argv = self
             .argv
             .iter()
-            .map(|a| expand(&a.replace(PORT_PLACEHOLDER, &port), &env))
+            .map(|a| expand(&a.replace(PORT_PLACEHOLDER, port), &env))
             .collect();
         (argv, env)
     }

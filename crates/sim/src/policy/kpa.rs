@@ -17,6 +17,7 @@
 use ebb_core::kpa::reconciler::SksMode;
 use ebb_core::kpa::{HolderReporter, Kpa, KpaSpec, Observation, Source, Stat};
 use ebb_core::{Decision, Instant};
+use ebb_manifest::Manifest;
 use serde_json::{Value, json};
 
 use super::{Driver, DriverContext};
@@ -43,7 +44,7 @@ pub(super) struct KpaDriver {
     last_in_system: i128,
     last_arrived: u64,
     name: String,
-    manifest: Value,
+    manifest: Manifest,
     log: Option<Log>,
 }
 
@@ -51,7 +52,7 @@ impl KpaDriver {
     pub(super) fn new(
         name: &str,
         spec: KpaSpec,
-        manifest: Value,
+        manifest: Manifest,
         initial_ready: u32,
         ctx: DriverContext,
     ) -> Self {
@@ -223,12 +224,14 @@ impl Driver for KpaDriver {
             return Vec::new();
         };
         // `ebb decide` replays InferenceServices and Knative Services.
-        if !matches!(
-            self.manifest["kind"].as_str(),
-            Some("InferenceService" | "Service")
-        ) {
+        let autoscaler = match &self.manifest {
+            Manifest::InferenceService(isvc) => serde_json::to_value(isvc),
+            Manifest::KnativeService(ksvc) => serde_json::to_value(ksvc),
+            _ => return Vec::new(),
+        };
+        let Ok(autoscaler) = autoscaler else {
             return Vec::new();
-        }
+        };
         let end = log
             .decisions
             .last()
@@ -240,7 +243,7 @@ impl Driver for KpaDriver {
             .map(|(t, n)| json!({"at": format!("{t}ns"), "count": n}))
             .collect();
         let scenario = json!({
-            "autoscaler": self.manifest,
+            "autoscaler": autoscaler,
             "pods": {"readyAtStart": log.ready.first().map_or(0, |r| r.1), "ready": ready},
             "samples": log.samples,
             "decide": {"until": format!("{}ns", (end * 1e9).round() as i64)},

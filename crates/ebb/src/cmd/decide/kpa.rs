@@ -7,6 +7,7 @@ use ebb_core::kpa::KpaSpec;
 use ebb_core::kpa::replay::replay;
 use ebb_core::time::Instant;
 use ebb_core::units::KubeDuration;
+use ebb_manifest::Manifest;
 use serde_json::json;
 
 use super::Report;
@@ -15,10 +16,10 @@ use crate::cmd::UserError;
 mod render;
 mod scenario;
 
-use scenario::ScenarioFile;
-
-pub(crate) fn decide(text: &str, origin: &str) -> anyhow::Result<Report> {
-    let file: ScenarioFile = serde_saphyr::from_str(text)
+/// Decides a KPA scenario whose autoscaler is of `kind` (`InferenceService`, `Service` or
+/// `Autoscaler`).
+pub(crate) fn decide(text: &str, origin: &str, kind: &str) -> anyhow::Result<Report> {
+    let file = scenario::parse(text, kind)
         .map_err(|e| UserError(format!("{origin}: not a valid KPA scenario: {e}")))?;
     let resolved = file.resolve().map_err(|errors| {
         let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
@@ -37,7 +38,7 @@ pub(crate) fn decide(text: &str, origin: &str) -> anyhow::Result<Report> {
     let shown = render::select(&rows, from, &at);
     let story = render::Story::new(&rows, resolved.replay.until);
 
-    let meta = &file.autoscaler.metadata;
+    let meta = file.autoscaler.metadata();
     let bare = if meta.name.is_empty() {
         "(unnamed)"
     } else {
@@ -55,8 +56,8 @@ pub(crate) fn decide(text: &str, origin: &str) -> anyhow::Result<Report> {
 
     let json = json!({
         "autoscaler": {
-            "apiVersion": file.autoscaler.api_version,
-            "kind": file.autoscaler.kind,
+            "apiVersion": api_version(&file.autoscaler),
+            "kind": file.autoscaler.kind(),
             "name": name,
         },
         "settings": resolved.settings,
@@ -67,4 +68,14 @@ pub(crate) fn decide(text: &str, origin: &str) -> anyhow::Result<Report> {
         "summary": story.json(),
     });
     Ok(Report { json, text })
+}
+
+/// The apiVersion as written.
+fn api_version(autoscaler: &Manifest) -> &str {
+    match autoscaler {
+        Manifest::InferenceService(o) => &o.api_version,
+        Manifest::KnativeService(o) => &o.api_version,
+        Manifest::Autoscaler(o) => &o.api_version,
+        _ => "",
+    }
 }

@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             hpa::decide(&text, &origin, &header.autoscaler.api_version)?
         }
         ("serving.kserve.io", "InferenceService") | ("serving.knative.dev", "Service") => {
-            kpa::decide(&text, &origin)?
+            kpa::decide(&text, &origin, &header.autoscaler.kind)?
         }
         ("ebb.dev", "Autoscaler") => {
             #[derive(Deserialize)]
@@ -96,7 +96,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
             match class.autoscaler.spec.class.as_str() {
                 "hpa" => hpa::decide(&text, &origin, &header.autoscaler.api_version)?,
-                "kpa" => kpa::decide(&text, &origin)?,
+                "kpa" => kpa::decide(&text, &origin, "Autoscaler")?,
                 other => {
                     return Err(UserError(format!("{origin}: autoscaler.spec.class {other:?}: supported values: \"hpa\", \"kpa\"")).into());
                 }

@@ -1,9 +1,11 @@
-//! The KPA scenario file: the autoscaler as users write it (a KServe InferenceService or a
-//! Knative Service), optional `config-autoscaler` keys, the cluster, the pods, and the load —
-//! traffic segments, raw per-second samples or per-tick window values. Format: docs/decide.md.
+//! The KPA scenario file: the autoscaler as users write it (a KServe InferenceService, a
+//! Knative Service or an ebb Autoscaler of class kpa), optional `config-autoscaler` keys, the
+//! cluster, the pods, and the load — traffic segments, raw per-second samples or per-tick window
+//! values. Format: docs/decide.md.
 //!
-//! The InferenceService / Knative Service structs here are deliberately small: only the fields
-//! the autoscaler reads. The manifests crate replaces them with the full types.
+//! The autoscaler is read into the manifests crate's types and its settings come from the
+//! manifests crate's mapping (`isvc_settings`, `ksvc_settings`): the one `ebb validate`,
+//! `ebb convert` and `ebb sim` use.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,10 +14,16 @@ use std::time::Duration;
 use ebb_core::KubeDuration;
 use ebb_core::kpa::config::KPA_CLASS;
 use ebb_core::kpa::replay::{Demand, Load, Pods, ReadError, Sample, Scenario as Replay};
-use ebb_core::kpa::settings::{AnnotationPaths, GROUP, is_known_annotation};
+use ebb_core::kpa::settings::GROUP;
 use ebb_core::kpa::{KpaConfig, KpaSettings, Reachability, Source, Stat, WindowValues};
 use ebb_core::time::Instant;
+use ebb_manifest::kinds::autoscaler::AutoscalerSpec;
+use ebb_manifest::kinds::kserve::{InferenceServiceSpec, KnativeServiceSpec};
+use ebb_manifest::kinds::meta::{Object, ObjectMeta};
+use ebb_manifest::kinds::serverless::{RevisionSettings, isvc_settings, ksvc_settings};
+use ebb_manifest::{Finding, Manifest};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 /// The longest replay `decide` runs (one step per second).
 const MAX_UNTIL: Duration = Duration::from_secs(6 * 3600);
@@ -56,15 +64,15 @@ fn texts(map: &BTreeMap<String, Text>) -> BTreeMap<String, String> {
     map.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect()
 }
 
-/// A KPA scenario as written.
+/// A KPA scenario as written; `A` is the autoscaler object.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ScenarioFile {
+pub(crate) struct ScenarioFile<A> {
     /// Free text, ignored.
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
-    pub(crate) autoscaler: Object,
+    pub(crate) autoscaler: A,
     /// `config-autoscaler` keys.
     #[serde(default)]
     config: BTreeMap<String, Text>,
@@ -84,78 +92,45 @@ pub(crate) struct ScenarioFile {
     pub(crate) decide: Show,
 }
 
-/// A Kubernetes object: InferenceService or Knative Service, only the fields that matter here.
+/// A Knative Service as a scenario embeds it: every field optional, as nothing in a Knative
+/// Service is required for its autoscaler (the kind was read before).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Object {
+struct Embedded<S> {
     #[serde(default)]
-    pub(crate) api_version: String,
+    api_version: String,
     #[serde(default)]
-    pub(crate) kind: String,
+    kind: String,
     #[serde(default)]
-    pub(crate) metadata: Metadata,
+    metadata: ObjectMeta,
     #[serde(default)]
-    spec: ObjectSpec,
+    spec: Option<S>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Metadata {
-    #[serde(default)]
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) namespace: Option<String>,
-    #[serde(default)]
-    annotations: BTreeMap<String, Text>,
+impl<S: Default> Embedded<S> {
+    fn object(self) -> Object<S> {
+        Object {
+            api_version: self.api_version,
+            kind: self.kind,
+            metadata: self.metadata,
+            spec: self.spec.unwrap_or_default(),
+        }
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ObjectSpec {
-    /// InferenceService.
-    #[serde(default)]
-    predictor: Option<Predictor>,
-    /// Knative Service.
-    #[serde(default)]
-    template: Option<Template>,
-    /// ebb Autoscaler (class kpa): the settings as `ebb convert` writes them.
-    #[serde(default)]
-    kpa: Option<KpaSettings>,
-}
-
-/// `spec.predictor` of an InferenceService (KServe v1beta1 ComponentExtensionSpec fields).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Predictor {
-    #[serde(default)]
-    min_replicas: Option<i32>,
-    #[serde(default)]
-    max_replicas: Option<i32>,
-    #[serde(default)]
-    scale_target: Option<Text>,
-    #[serde(default)]
-    scale_metric: Option<String>,
-    #[serde(default)]
-    container_concurrency: Option<i64>,
-    #[serde(default)]
-    annotations: BTreeMap<String, Text>,
-}
-
-/// `spec.template` of a Knative Service.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Template {
-    #[serde(default)]
-    metadata: Metadata,
-    #[serde(default)]
-    spec: TemplateSpec,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TemplateSpec {
-    #[serde(default)]
-    container_concurrency: Option<i64>,
+/// Reads a KPA scenario whose autoscaler is of `kind` (`InferenceService`, `Service` or
+/// `Autoscaler`).
+pub(crate) fn parse(text: &str, kind: &str) -> Result<ScenarioFile<Manifest>, serde_saphyr::Error> {
+    fn typed<A: DeserializeOwned>(text: &str) -> Result<ScenarioFile<A>, serde_saphyr::Error> {
+        serde_saphyr::from_str(text)
+    }
+    Ok(match kind {
+        "InferenceService" => typed::<Object<InferenceServiceSpec>>(text)?
+            .map(|o| Manifest::InferenceService(Box::new(o))),
+        "Service" => typed::<Embedded<KnativeServiceSpec>>(text)?
+            .map(|o| Manifest::KnativeService(o.object())),
+        _ => typed::<Object<AutoscalerSpec>>(text)?.map(Manifest::Autoscaler),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -293,7 +268,24 @@ fn whole_secs(d: KubeDuration, path: &str, errors: &mut Vec<String>) -> i64 {
     i64::try_from(d.0.as_secs()).unwrap_or(i64::MAX)
 }
 
-impl ScenarioFile {
+impl<A> ScenarioFile<A> {
+    fn map<B>(self, f: impl FnOnce(A) -> B) -> ScenarioFile<B> {
+        ScenarioFile {
+            description: self.description,
+            autoscaler: f(self.autoscaler),
+            config: self.config,
+            cluster: self.cluster,
+            pods: self.pods,
+            traffic: self.traffic,
+            samples: self.samples,
+            windows: self.windows,
+            metric_errors: self.metric_errors,
+            decide: self.decide,
+        }
+    }
+}
+
+impl ScenarioFile<Manifest> {
     /// Resolves the scenario, collecting every problem as `path: what is wrong`.
     pub(crate) fn resolve(&self) -> Result<Resolved, Vec<String>> {
         let mut errors = Vec::new();
@@ -304,7 +296,7 @@ impl ScenarioFile {
                 KpaConfig::default()
             }
         };
-        let (settings, notes, origin) = match self.autoscaler.settings(&config) {
+        let (settings, notes, origin) = match settings(&self.autoscaler, &config) {
             Ok(v) => v,
             Err(errs) => {
                 errors.extend(errs);
@@ -532,164 +524,70 @@ pub(crate) fn seconds(t: Instant) -> String {
     }
 }
 
-/// The revision an object produces: its annotations and containerConcurrency, where they are
-/// in the object, and what kind of object it was.
-struct Revision {
-    annotations: BTreeMap<String, String>,
-    container_concurrency: Option<i64>,
-    paths: AnnotationPaths<'static>,
-    origin: String,
-}
-
-impl Object {
-    /// The revision's settings as KServe / Knative would produce them, and notes on surprises.
-    fn settings(
-        &self,
-        config: &KpaConfig,
-    ) -> Result<(KpaSettings, Vec<String>, String), Vec<String>> {
-        let mut notes = Vec::new();
-        if self.kind == "Autoscaler" {
-            let settings = self.spec.kpa.clone().unwrap_or_default();
+/// The autoscaler's settings, from the manifests crate's mapping (KServe's rewriting of the
+/// predictor's fields included), notes on what the user may not expect, and the kind in words.
+/// Paths are prefixed with `autoscaler.`, where the object sits in the scenario.
+fn settings(
+    autoscaler: &Manifest,
+    config: &KpaConfig,
+) -> Result<(KpaSettings, Vec<String>, String), Vec<String>> {
+    let in_scenario = |f: Finding| {
+        if f.path.is_empty() {
+            f.message
+        } else {
+            format!("autoscaler.{}", f.message)
+        }
+    };
+    let (revision, origin, annotations) = match autoscaler {
+        Manifest::InferenceService(isvc) => (
+            isvc_settings(isvc, config),
+            "KServe InferenceService (serverless mode)",
+            "metadata.annotations",
+        ),
+        Manifest::KnativeService(ksvc) => (
+            ksvc_settings(ksvc, config),
+            "Knative Service",
+            "spec.template.metadata.annotations",
+        ),
+        Manifest::Autoscaler(a) => {
+            let settings = a.spec.kpa.clone().unwrap_or_default();
             let errors = settings.validate(config, "autoscaler.spec.kpa");
             if !errors.is_empty() {
                 return Err(errors.iter().map(ToString::to_string).collect());
             }
-            return Ok((settings, notes, "ebb Autoscaler".to_string()));
+            return Ok((settings, Vec::new(), "ebb Autoscaler".to_string()));
         }
-        let Revision {
-            annotations,
-            container_concurrency: cc,
-            paths,
-            origin,
-        } = match self.kind.as_str() {
-            "InferenceService" => self.kserve(&mut notes)?,
-            _ => self.knative(&mut notes),
-        };
-        let class = annotations
-            .get(&format!("{GROUP}class"))
-            .map(String::as_str);
-        if let Some(class) = class
-            && class != KPA_CLASS
-        {
+        other => {
             return Err(vec![format!(
-                "{}[{GROUP}class]: {class:?} is not scaled by the Knative Pod Autoscaler; `ebb decide` explains the KPA class ({KPA_CLASS:?}) here, decide an HPA with an autoscaling/v2 HorizontalPodAutoscaler scenario",
-                paths.annotations
+                "autoscaler.kind: {} is not decided by the Knative Pod Autoscaler",
+                other.kind()
             )]);
         }
-        for key in annotations.keys() {
-            if key.starts_with(GROUP) && !is_known_annotation(key) {
-                notes.push(format!(
-                    "{key} is not an annotation Knative reads: it is ignored (a typo?)"
-                ));
-            }
-        }
-        let settings = KpaSettings::from_annotations_at(paths, &annotations, cc, config)
-            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        Ok((settings, notes, origin))
+    };
+    let RevisionSettings { settings, notes } =
+        revision.map_err(|errors| errors.into_iter().map(in_scenario).collect::<Vec<_>>())?;
+    if let Some(class) = settings.class.as_deref()
+        && class != KPA_CLASS
+    {
+        return Err(vec![format!(
+            "autoscaler.{annotations}[{GROUP}class]: {class:?} is not scaled by the Knative Pod Autoscaler; `ebb decide` explains the KPA class ({KPA_CLASS:?}) here, decide an HPA with an autoscaling/v2 HorizontalPodAutoscaler scenario"
+        )]);
     }
-
-    /// KServe's serverless mode: the predictor's typed fields become Knative annotations.
-    fn kserve(&self, notes: &mut Vec<String>) -> Result<Revision, Vec<String>> {
-        let mut annotations = texts(&self.metadata.annotations);
-        if let Some(mode) = annotations.get("serving.kserve.io/deploymentMode")
-            && mode != "Serverless"
-        {
-            return Err(vec![format!(
-                "autoscaler.metadata.annotations[serving.kserve.io/deploymentMode]: {mode:?}: in this mode KServe scales with an HPA (or KEDA), not the Knative Pod Autoscaler; remove the annotation (or set \"Serverless\") to decide the KPA, or write an HPA scenario"
-            )]);
-        }
-        let default = Predictor::default();
-        let p = self.spec.predictor.as_ref().unwrap_or(&default);
-        if self.spec.predictor.is_none() {
-            notes.push("spec.predictor is missing: KServe defaults apply".into());
-        }
-        annotations.extend(texts(&p.annotations));
-        // KServe regenerates min-scale and max-scale from the typed fields.
-        let min = p.min_replicas.unwrap_or(1);
-        for alias in ["min-scale", "minScale"] {
-            let key = format!("{GROUP}{alias}");
-            if let Some(v) = annotations.remove(&key)
-                && v != min.to_string()
-            {
-                notes.push(format!(
-                    "KServe sets {GROUP}min-scale from spec.predictor.minReplicas ({}), so {key}: {v:?} has no effect{}",
-                    p.min_replicas
-                        .map_or("unset: 1".to_string(), |m| m.to_string()),
-                    if v == "0" {
-                        "; set spec.predictor.minReplicas: 0 to scale to zero"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        annotations.insert(format!("{GROUP}min-scale"), min.to_string());
-        if let Some(max) = p.max_replicas.filter(|m| *m != 0) {
-            for alias in ["max-scale", "maxScale"] {
-                let key = format!("{GROUP}{alias}");
-                if let Some(v) = annotations.remove(&key)
-                    && v != max.to_string()
-                {
-                    notes.push(format!(
-                        "KServe sets {GROUP}max-scale from spec.predictor.maxReplicas ({max}), so {key}: {v:?} has no effect"
-                    ));
-                }
-            }
-            annotations.insert(format!("{GROUP}max-scale"), max.to_string());
-        }
-        if let Some(target) = &p.scale_target {
-            annotations.insert(format!("{GROUP}target"), target.0.clone());
-        }
-        if let Some(metric) = &p.scale_metric {
-            annotations.insert(format!("{GROUP}metric"), metric.clone());
-        }
-        annotations
-            .entry(format!("{GROUP}class"))
-            .or_insert_with(|| KPA_CLASS.to_string());
-        let paths = AnnotationPaths {
-            annotations: "autoscaler.metadata.annotations",
-            container_concurrency: "autoscaler.spec.predictor.containerConcurrency",
-        };
-        Ok(Revision {
-            annotations,
-            container_concurrency: p.container_concurrency,
-            paths,
-            origin: "KServe InferenceService (serverless mode)".into(),
-        })
-    }
-
-    /// A Knative Service: the revision template's annotations.
-    fn knative(&self, notes: &mut Vec<String>) -> Revision {
-        let own = texts(&self.metadata.annotations);
-        if own.keys().any(|k| k.starts_with(GROUP)) {
-            notes.push(
-                "autoscaling annotations on the Service's own metadata do not reach its revisions: put them under spec.template.metadata.annotations"
-                    .into(),
-            );
-        }
-        let (annotations, cc) = match &self.spec.template {
-            Some(t) => (texts(&t.metadata.annotations), t.spec.container_concurrency),
-            None => (BTreeMap::new(), None),
-        };
-        let paths = AnnotationPaths {
-            annotations: "autoscaler.spec.template.metadata.annotations",
-            container_concurrency: "autoscaler.spec.template.spec.containerConcurrency",
-        };
-        Revision {
-            annotations,
-            container_concurrency: cc,
-            paths,
-            origin: "Knative Service".into(),
-        }
-    }
+    let notes = notes.into_iter().map(in_scenario).collect();
+    Ok((settings, notes, origin.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(yaml: &str) -> ScenarioFile {
-        serde_saphyr::from_str(yaml).unwrap()
+    fn parse(yaml: &str) -> ScenarioFile<Manifest> {
+        let kind = if yaml.contains("kind: InferenceService") {
+            "InferenceService"
+        } else {
+            "Service"
+        };
+        super::parse(yaml, kind).unwrap()
     }
 
     const ISVC: &str = "
@@ -817,9 +715,7 @@ pods:
 autoscaler: {kind: Service}
 trafic: []
 ";
-        let err = serde_saphyr::from_str::<ScenarioFile>(yaml)
-            .unwrap_err()
-            .to_string();
+        let err = super::parse(yaml, "Service").unwrap_err().to_string();
         assert!(err.contains("trafic"), "{err}");
     }
 }

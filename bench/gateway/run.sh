@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Gateway benchmark (issue 5): the same backend, in the same run, measured
+#   (a) wrk -> backend directly,
+#   (b) wrk -> nginx (reverse proxy, keepalive upstream, least_conn) -> backend,
+#   (c) wrk -> ebb gateway (counting, p2c balancing, 1 s observations) -> backend, on one
+#       tokio runtime with GATEWAY_THREADS workers ("gateway"), and the same gateway served by
+#       GATEWAY_THREADS current-thread runtimes with SO_REUSEPORT listeners ("gateway-pt",
+#       nginx's worker model),
+# at 1 and at 64 connections; rounds are interleaved and medians reported, because the
+# machine is shared. Then: proxy CPU per request (/proc utime+stime), gateway RSS with
+# 10,000 idle client connections, and the time from a request held at zero to the
+# autoscaler's notification.
+#
+# Needs: wrk, nginx (Debian: apt-get install -y wrk nginx), python3, a Rust toolchain.
+# Everything listens on 127.0.0.1; every load run is bounded by DURATION.
+#
+# Usage: bench/gateway/run.sh            (defaults: DURATION=10 ROUNDS=3 IDLE=10000)
+#        DURATION=5 ROUNDS=1 bench/gateway/run.sh
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-10000}
+WAKES=${WAKES:-2000}
+GATEWAY_THREADS=${GATEWAY_THREADS:-2}
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/bench/out/gateway-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out"
+cd "$root"
+
+for tool in wrk nginx python3; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install -y wrk nginx)" >&2; exit 1; }
+done
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 1000)) ]; then
+    echo "error: open-file limit $(ulimit -n) is too low for IDLE=$IDLE connections" >&2; exit 1
+fi
+
+echo "== building (release)" >&2
+cargo build --release -q -p ebb-gateway --examples
+bin="$root/target/release/examples"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.1)" 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "error: nothing listens on port $1" >&2; exit 1
+}
+
+b1=$(free_port); b2=$(free_port); np=$(free_port); gp=$(free_port); tp=$(free_port)
+
+"$bin/bench-backend" --port "$b1" --port "$b2" >"$out/backend.log" 2>&1 &
+pids+=($!); backend_pid=$!
+wait_port "$b1"; wait_port "$b2"
+
+mkdir -p "$out/nginx/logs"
+cat >"$out/nginx/nginx.conf" <<EOF
+worker_processes $NGINX_WORKERS;
+error_log $out/nginx/logs/error.log warn;
+pid $out/nginx/nginx.pid;
+worker_rlimit_nofile $(ulimit -n);
+events { worker_connections 20000; }
+http {
+  access_log off;
+  upstream backend {
+    least_conn;
+    server 127.0.0.1:$b1;
+    server 127.0.0.1:$b2;
+    keepalive 256;
+  }
+  server {
+    listen 127.0.0.1:$np backlog=4096;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+nginx -p "$out/nginx" -c "$out/nginx/nginx.conf" -g 'daemon off;' >"$out/nginx/stdout.log" 2>&1 &
+pids+=($!); nginx_pid=$!
+wait_port "$np"
+nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
+
+"$bin/bench-gateway" --port "$gp" --threads "$GATEWAY_THREADS" --backend "127.0.0.1:$b1" --backend "127.0.0.1:$b2" \
+    >"$out/gateway.log" 2>&1 &
+pids+=($!); gateway_pid=$!
+wait_port "$gp"
+
+"$bin/bench-gateway" --port "$tp" --per-thread "$GATEWAY_THREADS" --backend "127.0.0.1:$b1" --backend "127.0.0.1:$b2" \
+    >"$out/gateway-pt.log" 2>&1 &
+pids+=($!); gateway_pt_pid=$!
+wait_port "$tp"
+
+# utime+stime (clock ticks) summed over the given pids; 0 for none.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+hz=$(getconf CLK_TCK)
+
+# One wrk run: prints "rps p50_us p90_us p99_us requests cpu_us_per_request".
+run() {
+    local url=$1 conns=$2 threads=$3; shift 3
+    local before after file
+    file=$(mktemp "$out/wrk.XXXX")
+    before=$(ticks "$@")
+    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$url" >"$file"
+    after=$(ticks "$@")
+    python3 - "$file" "$before" "$after" "$hz" "$#" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+before, after, hz, npids = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+def us(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+pct = {p: us(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
+reqs = int(re.search(r"(\d+) requests in", text).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", text)
+cpu = (after - before) * 1e6 / hz / reqs if npids > 0 else float("nan")
+print(f"{rps:.0f} {pct['50']:.1f} {pct['90']:.1f} {pct['99']:.1f} {reqs} {cpu:.2f} {'ERR' if errors else 'ok'}")
+PY
+}
+
+echo "== warm-up" >&2
+for port in "$b1" "$np" "$gp" "$tp"; do wrk -t2 -c64 -d2s "http://127.0.0.1:$port/" >/dev/null; done
+
+results="$out/runs.txt"
+: >"$results"
+echo "== load: $ROUNDS rounds x {1, 64} connections x {direct, nginx, gateway, gateway-pt}, ${DURATION}s each" >&2
+for round in $(seq 1 "$ROUNDS"); do
+    for conns in 1 64; do
+        threads=$([ "$conns" = 1 ] && echo 1 || echo 2)
+        echo "round $round conns $conns direct  $(run "http://127.0.0.1:$b1/" "$conns" "$threads")" | tee -a "$results" >&2
+        # shellcheck disable=SC2086
+        echo "round $round conns $conns nginx   $(run "http://127.0.0.1:$np/" "$conns" "$threads" $nginx_workers)" | tee -a "$results" >&2
+        echo "round $round conns $conns gateway $(run "http://127.0.0.1:$gp/" "$conns" "$threads" "$gateway_pid")" | tee -a "$results" >&2
+        echo "round $round conns $conns gateway-pt $(run "http://127.0.0.1:$tp/" "$conns" "$threads" "$gateway_pt_pid")" | tee -a "$results" >&2
+    done
+done
+
+echo "== idle connections" >&2
+rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+idle() {
+    local pid=$1 port=$2 flag=$3
+    local base fifo line rss
+    base=$(rss_kib "$pid")
+    fifo="$out/idle.fifo"; rm -f "$fifo"; mkfifo "$fifo"
+    "$bin/bench-idle" --addr "127.0.0.1:$port" --connections "$IDLE" $flag <"$fifo" >"$out/idle.out" 2>&1 &
+    local client=$!
+    exec 9>"$fifo"
+    for _ in $(seq 1 600); do grep -q '^ready' "$out/idle.out" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+    rss=$(rss_kib "$pid")
+    echo >&9; exec 9>&-
+    wait "$client" || true
+    line=$(grep -E '^(ready|closed)' "$out/idle.out" | tr '\n' ' ')
+    echo "$base $rss $line"
+}
+gw_silent=$(idle "$gateway_pid" "$gp" "")
+sleep 2
+gw_served=$(idle "$gateway_pid" "$gp" "--request")
+echo "gateway silent: $gw_silent" >&2
+echo "gateway served: $gw_served" >&2
+# The same with jemalloc preloaded, if Debian's libjemalloc2 is installed: glibc keeps whole
+# pages of hyper's per-connection 8 KiB buffers resident, jemalloc only the touched ones.
+jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+gw_jemalloc="not measured (apt-get install -y libjemalloc2)"
+if [ -e "$jemalloc" ]; then
+    jp=$(free_port)
+    LD_PRELOAD=$jemalloc "$bin/bench-gateway" --port "$jp" --threads "$GATEWAY_THREADS" \
+        --backend "127.0.0.1:$b1" --backend "127.0.0.1:$b2" >"$out/gateway-jemalloc.log" 2>&1 &
+    pids+=($!); jemalloc_pid=$!
+    wait_port "$jp"
+    wrk -t2 -c64 -d2s "http://127.0.0.1:$jp/" >/dev/null
+    gw_jemalloc=$(idle "$jemalloc_pid" "$jp" "--request")
+    echo "gateway (jemalloc) served: $gw_jemalloc" >&2
+fi
+
+echo "== wakeup latency" >&2
+wake=$("$bin/bench-wake" --iterations "$WAKES" --threads "$GATEWAY_THREADS")
+echo "$wake" >&2
+
+echo "== summary" >&2
+python3 - "$results" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
+import statistics as st, sys, subprocess, datetime, platform, os
+results, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
+runs = {}
+for line in open(results):
+    f = line.split()
+    key = (int(f[3]), f[4])
+    runs.setdefault(key, []).append([float(x) for x in f[5:11]] + [f[11]])
+med = lambda key, i: st.median(r[i] for r in runs[key])
+cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores ({cpu_model}), Linux {platform.release()}, "
+      f"load average at the end {os.getloadavg()[0]:.2f} (the machine is shared with other builds). "
+      f"Medians of {rounds} interleaved rounds of {duration} s. nginx: {nworkers} workers; gateway: one runtime with {gthreads} workers; "
+      f"gateway-pt: {gthreads} current-thread runtimes with SO_REUSEPORT listeners; "
+      f"backend: 1 tokio worker, two ports (the two replicas).")
+print()
+print("| conns | target | req/s | p50 µs | p90 µs | p99 µs | proxy CPU µs/req | errors |")
+print("|---|---|---|---|---|---|---|---|")
+for conns in (1, 64):
+    for target in ("direct", "nginx", "gateway", "gateway-pt"):
+        k = (conns, target)
+        cpu = "" if target == "direct" else f"{med(k, 5):.1f}"
+        errs = ",".join(sorted({r[6] for r in runs[k]}))
+        print(f"| {conns} | {target} | {med(k,0):.0f} | {med(k,1):.0f} | {med(k,2):.0f} | {med(k,3):.0f} | {cpu} | {errs} |")
+print()
+for conns in (1, 64):
+    added = lambda t: med((conns, t), 1) - med((conns, "direct"), 1)
+    ratio = lambda t: med((conns, t), 0) / med((conns, "nginx"), 0)
+    print(f"- {conns} conns: throughput vs nginx: gateway {ratio('gateway'):.2f}, gateway-pt {ratio('gateway-pt'):.2f}; "
+          f"added p50 over direct: nginx {added('nginx'):.0f} µs, gateway {added('gateway'):.0f} µs, gateway-pt {added('gateway-pt'):.0f} µs")
+s = silent.split(); v = served.split()
+print(f"- gateway RSS with {idle} idle connections: silent after connect {int(s[1])/1024:.1f} MiB "
+      f"(before {int(s[0])/1024:.1f} MiB); after one request each {int(v[1])/1024:.1f} MiB (before {int(v[0])/1024:.1f} MiB); "
+      f"client report: {' '.join(s[2:])} / {' '.join(v[2:])}")
+j = jemalloc.split()
+if j and j[0].isdigit():
+    print(f"- with jemalloc preloaded: after one request each {int(j[1])/1024:.1f} MiB (before {int(j[0])/1024:.1f} MiB); client report: {' '.join(j[2:])}")
+else:
+    print(f"- with jemalloc: {jemalloc}")
+for line in wake.splitlines():
+    print(f"- wakeup: {line}")
+PY
+echo "results in $out" >&2

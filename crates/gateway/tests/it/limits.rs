@@ -1,0 +1,141 @@
+//! Limits that keep a slow or hostile client from exhausting the gateway.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ebb_gateway::{GatewayConfig, REASON_HEADER, ServiceConfig};
+use http::Request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::support::*;
+
+fn config(edit: impl FnOnce(&mut GatewayConfig)) -> GatewayConfig {
+    let mut svc = ServiceConfig::new("svc");
+    svc.max_request_body_bytes = 16;
+    let mut config = GatewayConfig::new(vec![svc]);
+    edit(&mut config);
+    config
+}
+
+/// Read until the peer closes; `true` if it did within [`PATIENCE`].
+async fn closed_by_peer(stream: &mut TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    within(
+        "the gateway to close the connection",
+        stream.read_to_end(&mut received),
+    )
+    .await
+    .expect("read");
+    received
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_413_before_admission() {
+    let gw = TestGateway::start(config(|_| {})).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let req = Request::post("/")
+        .header("host", "svc.localhost")
+        .body(TestBody::full("x".repeat(17)))
+        .unwrap();
+    let reply = read(send(gw.addr, req).await).await;
+    assert_eq!(reply.status.as_u16(), 413);
+    assert_eq!(reply.header(REASON_HEADER), "body-too-large");
+    assert_eq!(model.arrivals(), 0);
+    let req = Request::post("/")
+        .header("host", "svc.localhost")
+        .body(TestBody::full("x".repeat(16)))
+        .unwrap();
+    assert_eq!(read(send(gw.addr, req).await).await.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_is_cut_off_with_413() {
+    let gw = TestGateway::start(config(|_| {})).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let (tx, rx) = mpsc::channel(4);
+    let req = Request::post("/")
+        .header("host", "svc.localhost")
+        .body(TestBody::Channel(rx))
+        .unwrap();
+    let reply = tokio::spawn(async move { read(send(gw.addr, req).await).await });
+    tx.send(Bytes::from_static(b"0123456789")).await.unwrap();
+    tx.send(Bytes::from_static(b"0123456789")).await.unwrap();
+    drop(tx);
+    let reply = within("the reply", reply).await.unwrap();
+    assert_eq!(reply.status.as_u16(), 413);
+    assert!(
+        reply.body.contains("maxRequestBodyBytes (16 bytes)"),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn oversized_headers_are_431() {
+    let gw = TestGateway::start(config(|c| c.limits.max_header_bytes = 8192)).await;
+    let mut raw = TcpStream::connect(gw.addr).await.unwrap();
+    let big = "a".repeat(9000);
+    raw.write_all(
+        format!("GET / HTTP/1.1\r\nhost: svc.localhost\r\nx-big: {big}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let received = closed_by_peer(&mut raw).await;
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+}
+
+#[tokio::test]
+async fn a_slow_client_is_cut_off_at_the_header_read_timeout() {
+    let timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(config(|c| c.limits.header_read_timeout = timeout)).await;
+    // Silent after connecting.
+    let mut silent = TcpStream::connect(gw.addr).await.unwrap();
+    // Slowloris: starts a request and never finishes its headers.
+    let mut slow = TcpStream::connect(gw.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nhost: svc.localhost\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    closed_by_peer(&mut silent).await;
+    closed_by_peer(&mut slow).await;
+    assert!(started.elapsed() >= timeout - Duration::from_millis(50));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_one() {
+    let gw = TestGateway::start(config(|c| c.limits.max_connections = 2)).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let mut first = connect(gw.addr).await;
+    let mut second = connect(gw.addr).await;
+    let third = tokio::spawn(get(gw.addr, "svc.localhost", "/"));
+    // Both open connections still work.
+    for sender in [&mut first, &mut second] {
+        let req = Request::get("/")
+            .header("host", "svc.localhost")
+            .body(TestBody::empty())
+            .unwrap();
+        let reply = read(within("reply", sender.send_request(req)).await.unwrap()).await;
+        assert_eq!(reply.status.as_u16(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection is not served while two are open"
+    );
+    assert_eq!(model.arrivals(), 2);
+    drop(first);
+    assert_eq!(
+        within("the third reply", third)
+            .await
+            .unwrap()
+            .status
+            .as_u16(),
+        200
+    );
+}
