@@ -34,6 +34,14 @@ enum Command {
     Sim(Box<cmd::sim::Args>),
     Logs(cmd::logs::Args),
     ModelServer(cmd::model_server::Args),
+    #[cfg(feature = "k8s")]
+    Controller(Box<cmd::controller::Args>),
+    /// Run in a Kubernetes cluster (this ebb was built without the `k8s` feature).
+    #[cfg(not(feature = "k8s"))]
+    Controller {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +63,13 @@ fn main() -> ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::ModelServer(args) => cmd::model_server::run(args),
+        #[cfg(feature = "k8s")]
+        Command::Controller(args) => cmd::controller::run(*args),
+        #[cfg(not(feature = "k8s"))]
+        Command::Controller { .. } => Err(cmd::UserError(
+            "this ebb was built without the `k8s` feature: build it with default features (`cargo build -p ebb`)".into(),
+        )
+        .into()),
     };
     match result {
         Ok(code) => code,

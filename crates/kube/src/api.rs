@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use ebb_core::hpa::spec::{CrossVersionObjectReference, LabelSelector, MetricIdentifier};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
@@ -247,6 +248,24 @@ impl Cluster {
             .collect())
     }
 
+    /// `ip:port` of the ready endpoints of a Service, from its EndpointSlices, for the port
+    /// named `port_name` (or the only port).
+    pub async fn endpoints(&self, ns: &str, service: &str, port_name: &str) -> Result<Vec<String>> {
+        let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), ns);
+        let selector = format!("kubernetes.io/service-name={service}");
+        let slices = api.list(&ListParams::default().labels(&selector)).await?;
+        Ok(ready_endpoints(&slices.items, port_name)
+            .into_iter()
+            .map(|(ip, port)| {
+                if ip.contains(':') {
+                    format!("[{ip}]:{port}")
+                } else {
+                    format!("{ip}:{port}")
+                }
+            })
+            .collect())
+    }
+
     /// Reads an Autoscaler.
     pub async fn get_autoscaler(&self, ns: &str, name: &str) -> Result<Autoscaler> {
         let api: Api<Autoscaler> = Api::namespaced(self.client.clone(), ns);
@@ -290,6 +309,32 @@ impl Cluster {
             .map_err(|e| Error::Api(format!("cannot build the request for {uri}: {e}")))?;
         Ok(self.client.request::<T>(request).await?)
     }
+}
+
+/// The ready addresses of EndpointSlices with the port named `port_name` (or their only
+/// port), deduplicated, in a stable order.
+pub fn ready_endpoints(slices: &[EndpointSlice], port_name: &str) -> Vec<(String, u16)> {
+    let mut out = std::collections::BTreeSet::new();
+    for slice in slices {
+        let ports = slice.ports.as_deref().unwrap_or_default();
+        let port = ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(port_name))
+            .or_else(|| (ports.len() == 1).then(|| &ports[0]))
+            .and_then(|p| p.port)
+            .and_then(|p| u16::try_from(p).ok());
+        let Some(port) = port else { continue };
+        for e in &slice.endpoints {
+            let conditions = e.conditions.as_ref();
+            // Upstream: a nil `ready` means ready; terminating endpoints are not.
+            let ready = conditions.and_then(|c| c.ready).unwrap_or(true)
+                && !conditions.and_then(|c| c.terminating).unwrap_or(false);
+            if ready {
+                out.extend(e.addresses.iter().map(|a| (a.clone(), port)));
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`). An empty apiVersion picks the usual one of

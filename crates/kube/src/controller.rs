@@ -31,8 +31,8 @@ pub struct Config {
     pub identity: String,
     /// HPA controller flags.
     pub hpa_settings: ebb_core::hpa::HpaSettings,
-    /// Base URLs of the in-cluster gateways (class kpa).
-    pub gateways: Vec<String>,
+    /// Where class-kpa Autoscalers read their load.
+    pub gateways: GatewayStats,
 }
 
 /// Syncs that a status write (or any other watch event) would trigger early are postponed to
@@ -93,9 +93,7 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         config.identity.clone(),
     );
     ctx.hpa_settings = config.hpa_settings.clone();
-    ctx.gateways = GatewayStats {
-        gateways: config.gateways.clone(),
-    };
+    ctx.gateways = config.gateways.clone();
     let state = Arc::new(State {
         ctx,
         schedule: Schedule::default(),

@@ -21,6 +21,7 @@ use ebb_core::kpa::Stat;
 use ebb_core::time::Instant;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Cluster;
 use crate::prometheus::{HttpClient, path_segment};
 
 /// One gateway's counters for one service.
@@ -46,11 +47,15 @@ pub fn stats_path(namespace: &str, name: &str) -> String {
     )
 }
 
-/// Where the gateways are.
+/// Where the gateways are: fixed URLs, or the ready endpoints of the gateway's Service (every
+/// replica must be read, since each one sees only the requests it carries).
 #[derive(Debug, Clone, Default)]
 pub struct GatewayStats {
     /// Base URLs (`http://10.0.0.7:9091`), one per gateway replica.
     pub gateways: Vec<String>,
+    /// The gateway Service whose EndpointSlices list the replicas: namespace, name, and the
+    /// name of the port that serves the statistics.
+    pub discover: Option<(String, String, String)>,
 }
 
 /// The load measured since the previous read, for the KPA collector.
@@ -111,13 +116,21 @@ impl GatewayStats {
     /// logged), as Knative skips pods it cannot scrape.
     pub async fn read(
         &self,
+        cluster: &Cluster,
         http: &HttpClient,
         namespace: &str,
         name: &str,
     ) -> Vec<(String, ServiceCounters)> {
         let path = stats_path(namespace, name);
-        let mut out = Vec::with_capacity(self.gateways.len());
-        for base in &self.gateways {
+        let mut bases = self.gateways.clone();
+        if let Some((ns, service, port)) = &self.discover {
+            match cluster.endpoints(ns, service, port).await {
+                Ok(found) => bases.extend(found.into_iter().map(|a| format!("http://{a}"))),
+                Err(error) => tracing::warn!(%error, "Cannot list the gateway's endpoints."),
+            }
+        }
+        let mut out = Vec::with_capacity(bases.len());
+        for base in &bases {
             let url = format!("{}{path}", base.trim_end_matches('/'));
             match http.get_json::<ServiceCounters>(&url).await {
                 Ok(c) => out.push((base.clone(), c)),

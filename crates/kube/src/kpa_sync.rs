@@ -83,7 +83,7 @@ pub(crate) async fn sync_kpa(
         .iter()
         .filter(|p| crate::metrics_api::is_ready(p))
         .count() as i32;
-    let counters = ctx.gateways.read(&ctx.http, &ns, &name).await;
+    let counters = ctx.gateways.read(&ctx.cluster, &ctx.http, &ns, &name).await;
 
     let created = driver.kpa.is_none();
     let kpa = driver.kpa.get_or_insert_with(|| {

@@ -160,7 +160,7 @@ fn status_patch(
                 );
             }
             let mut status_only = json!({"status": patch["status"].clone()});
-            merge_patch(&mut *o, &status_only.take());
+            merge_patch(&mut o, &status_only.take());
             let rv: u64 = o["metadata"]["resourceVersion"]
                 .as_str()
                 .unwrap()

@@ -81,10 +81,7 @@ fn structural_problems(schema: &Value, path: &str, problems: &mut Vec<String>) {
     if let Some(required) = node.get("required").and_then(Value::as_array) {
         for r in required {
             let name = r.as_str().unwrap_or_default();
-            if !node
-                .get("properties")
-                .is_some_and(|p| p.get(name).is_some())
-            {
+            if node.get("properties").and_then(|p| p.get(name)).is_none() {
                 problems.push(format!("{path}: required {name} is not a property"));
             }
         }

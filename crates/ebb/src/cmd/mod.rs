@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub(crate) mod autoscale;
+#[cfg(feature = "k8s")]
+pub(crate) mod controller;
 pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod load;
