@@ -8,12 +8,15 @@
 //! - [`status`]: the status ⇄ the engines' memory, so a restart changes nothing.
 //! - [`leader`]: the Lease, and the [`leader::Fence`] every write goes through.
 //! - [`controller`]: the watch loop that schedules syncs.
+//! - [`gateway`]: `ebb gateway --kube`, the request holder and meter of class-kpa services, and
+//!   [`gateway_stats`], how the controller reads what it measured.
 
 pub mod api;
 pub mod clock;
 pub mod controller;
 pub mod crd;
 pub mod error;
+pub mod gateway;
 pub mod gateway_stats;
 pub mod kpa_sync;
 pub mod leader;

@@ -222,6 +222,7 @@ async fn a_scale_up_writes_the_merge_patch_an_event_and_the_status() {
     assert_eq!(report.scaled_to, Some(4));
     assert!(report.status_written);
     fake.finish();
+    support::assert_rbac_allows("ebb-controller", &fake.seen());
 }
 
 #[tokio::test]
@@ -396,6 +397,7 @@ async fn a_conflict_on_status_is_retried_on_a_fresh_read_of_the_object() {
     assert!(report.status_written);
     assert_eq!(object.lock().unwrap()["status"]["desiredReplicas"], 3);
     fake.finish();
+    support::assert_rbac_allows("ebb-controller", &fake.seen());
 }
 
 #[tokio::test]
@@ -450,6 +452,7 @@ async fn missing_metrics_show_unknown_and_the_upstream_condition_and_never_scale
     };
     assert_eq!(report.scaled_to, None);
     fake.finish();
+    support::assert_rbac_allows("ebb-controller", &fake.seen());
 }
 
 #[tokio::test]
@@ -513,6 +516,7 @@ async fn an_hpa_on_the_same_target_is_never_fought() {
     };
     assert_eq!(report.scaled_to, None);
     fake.finish();
+    support::assert_rbac_allows("ebb-controller", &fake.seen());
     assert!(
         !fake
             .seen()
@@ -633,4 +637,26 @@ async fn a_restart_does_not_hasten_a_paced_scale_down() {
     let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 0,
                           "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}});
     continuing_restarted_and_forgetful(Some(behavior), (4, Some(3)), 30, 3, (None, Some(2))).await;
+}
+
+#[test]
+fn the_rbac_check_refuses_what_deploy_does_not_grant() {
+    let write_scale = support::Seen {
+        method: "PATCH".into(),
+        uri: SCALE.into(),
+        content_type: Some(MERGE.into()),
+        body: Value::Null,
+    };
+    assert_eq!(
+        support::attributes("PATCH", SCALE),
+        ("apps".into(), "deployments/scale".into(), "patch".into())
+    );
+    assert_eq!(
+        support::attributes("GET", PODS),
+        ("".into(), "pods".into(), "list".into())
+    );
+    // The gateway may not rescale anything.
+    let refused =
+        std::panic::catch_unwind(|| support::assert_rbac_allows("ebb-gateway", &[write_scale]));
+    assert!(refused.is_err());
 }

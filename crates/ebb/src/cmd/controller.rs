@@ -148,7 +148,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let kube_config = kube_config(&args).await?;
+        let kube_config = kube_config(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let client = ebb_kube::client(kube_config)?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
@@ -162,19 +162,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn kube_config(args: &Args) -> anyhow::Result<kube::Config> {
+/// The cluster to talk to: `kubeconfig` (with `context`), else in-cluster or the default
+/// kubeconfig.
+pub(crate) async fn kube_config(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Config> {
     let options = kube::config::KubeConfigOptions {
-        context: args.context.clone(),
+        context: context.map(str::to_string),
         ..Default::default()
     };
-    let config = match &args.kubeconfig {
+    let config = match kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| {
                 UserError(format!("cannot read kubeconfig {}: {e}", path.display()))
             })?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
-        None if args.context.is_some() => kube::Config::from_kubeconfig(&options).await,
+        None if context.is_some() => kube::Config::from_kubeconfig(&options).await,
         None => {
             return kube::Config::infer().await.map_err(|e| {
                 UserError(format!(
@@ -187,7 +192,7 @@ async fn kube_config(args: &Args) -> anyhow::Result<kube::Config> {
     config.map_err(|e| UserError(format!("cannot use the kubeconfig: {e}")).into())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

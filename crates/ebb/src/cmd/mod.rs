@@ -5,6 +5,8 @@ pub(crate) mod autoscale;
 pub(crate) mod controller;
 pub(crate) mod convert;
 pub(crate) mod decide;
+#[cfg(feature = "k8s")]
+pub(crate) mod gateway;
 pub(crate) mod load;
 pub(crate) mod logs;
 pub(crate) mod model_server;

@@ -166,6 +166,8 @@ pub struct Seen {
 
 #[derive(Default)]
 struct State {
+    /// Answers to requests that may come any number of times (polling), by method and path.
+    always: Vec<(&'static str, String, Reply)>,
     script: VecDeque<Exchange>,
     seen: Vec<Seen>,
     failures: Vec<String>,
@@ -222,6 +224,20 @@ impl FakeApi {
     /// Appends expected requests.
     pub fn expect(&self, exchanges: impl IntoIterator<Item = Exchange>) {
         self.state.lock().unwrap().script.extend(exchanges);
+    }
+
+    /// Answers `method path` (query ignored) whenever it comes, outside the script.
+    pub fn always(
+        &self,
+        method: &'static str,
+        path: &str,
+        reply: impl Fn(&Value) -> (u16, Value) + Send + 'static,
+    ) {
+        self.state
+            .lock()
+            .unwrap()
+            .always
+            .push((method, path.to_string(), Box::new(reply)));
     }
 
     /// Every request so far.
@@ -289,51 +305,62 @@ async fn answer(
             content_type: content_type.clone(),
             body: body.clone(),
         });
-        match s.script.pop_front() {
-            None => {
-                s.failures.push(format!(
-                    "unexpected {method} {uri}: nothing more was expected"
-                ));
-                (
-                    500,
-                    json!({"kind": "Status", "code": 500, "message": "unexpected request"}),
-                )
-            }
-            Some(mut e) => {
-                let mut problems = Vec::new();
-                if e.method != method || e.path != path {
-                    problems.push(format!(
-                        "expected {} {}, got {method} {uri}",
-                        e.method, e.path
+        let standing = s
+            .always
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == path)
+            .map(|(_, _, reply)| reply(&body));
+        if let Some(answer) = standing {
+            answer
+        } else {
+            match s.script.pop_front() {
+                None => {
+                    s.failures.push(format!(
+                        "unexpected {method} {uri}: nothing more was expected"
                     ));
-                } else if e.query != query {
-                    problems.push(format!(
-                        "{method} {path}: query expected {:?}, got {query:?}",
-                        e.query
-                    ));
-                }
-                if e.content_type.is_some() && e.content_type.map(str::to_string) != content_type {
-                    problems.push(format!(
-                        "{method} {path}: content type expected {:?}, got {content_type:?}",
-                        e.content_type
-                    ));
-                }
-                if let Some(check) = &e.check
-                    && let Err(p) = check(&body)
-                {
-                    problems.push(format!("{method} {path}: {p}"));
-                }
-                if let Some(hook) = e.hook.take() {
-                    hook();
-                }
-                if problems.is_empty() {
-                    (e.reply)(&body)
-                } else {
-                    s.failures.extend(problems);
                     (
                         500,
-                        json!({"kind": "Status", "code": 500, "message": "not the expected request"}),
+                        json!({"kind": "Status", "code": 500, "message": "unexpected request"}),
                     )
+                }
+                Some(mut e) => {
+                    let mut problems = Vec::new();
+                    if e.method != method || e.path != path {
+                        problems.push(format!(
+                            "expected {} {}, got {method} {uri}",
+                            e.method, e.path
+                        ));
+                    } else if e.query != query {
+                        problems.push(format!(
+                            "{method} {path}: query expected {:?}, got {query:?}",
+                            e.query
+                        ));
+                    }
+                    if e.content_type.is_some()
+                        && e.content_type.map(str::to_string) != content_type
+                    {
+                        problems.push(format!(
+                            "{method} {path}: content type expected {:?}, got {content_type:?}",
+                            e.content_type
+                        ));
+                    }
+                    if let Some(check) = &e.check
+                        && let Err(p) = check(&body)
+                    {
+                        problems.push(format!("{method} {path}: {p}"));
+                    }
+                    if let Some(hook) = e.hook.take() {
+                        hook();
+                    }
+                    if problems.is_empty() {
+                        (e.reply)(&body)
+                    } else {
+                        s.failures.extend(problems);
+                        (
+                            500,
+                            json!({"kind": "Status", "code": 500, "message": "not the expected request"}),
+                        )
+                    }
                 }
             }
         }
@@ -370,4 +397,124 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 pub fn status_error(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": message, "reason": reason, "code": code})
+}
+
+/// The rules of `deploy/rbac.yaml` granted to `service_account` (ClusterRoles and Roles bound to
+/// it), as (apiGroups, resources, verbs).
+pub fn rbac_rules(service_account: &str) -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac.yaml");
+    let text = std::fs::read_to_string(&path).expect("deploy/rbac.yaml");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let bound: Vec<(String, String)> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRoleBinding" || d["kind"] == "RoleBinding")
+        .filter(|d| {
+            d["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == service_account)
+        })
+        .map(|d| {
+            let role_kind = d["roleRef"]["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (
+                role_kind,
+                d["roleRef"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    docs.iter()
+        .filter(|d| {
+            bound
+                .iter()
+                .any(|(k, n)| d["kind"] == k.as_str() && d["metadata"]["name"] == n.as_str())
+        })
+        .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
+        .map(|r| {
+            (
+                strings(&r["apiGroups"]),
+                strings(&r["resources"]),
+                strings(&r["verbs"]),
+            )
+        })
+        .collect()
+}
+
+/// (apiGroup, resource[/subresource], verb) of a request, as the API server authorizes it.
+pub fn attributes(method: &str, uri: &str) -> (String, String, String) {
+    let (path, query) = split(uri);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, rest) = match parts.as_slice() {
+        ["api", _v, rest @ ..] => ("", rest),
+        ["apis", g, _v, rest @ ..] => (*g, rest),
+        _ => ("?", &parts[..0]),
+    };
+    let rest = match rest {
+        ["namespaces", _ns, more @ ..] if !more.is_empty() => more,
+        other => other,
+    };
+    let (resource, name, sub) = match rest {
+        [r] => (*r, None, None),
+        [r, n] => (*r, Some(*n), None),
+        [r, n, s, ..] => (*r, Some(*n), Some(*s)),
+        _ => ("?", None, None),
+    };
+    let resource = match sub {
+        Some(s) if !group.ends_with("metrics.k8s.io") => format!("{resource}/{s}"),
+        _ => resource.to_string(),
+    };
+    let verb = match (method, name) {
+        ("GET", Some(n)) if n != "*" => "get",
+        ("GET", _) if query.get("watch").is_some_and(|w| w == "true") => "watch",
+        ("GET", _) => "list",
+        ("PATCH", _) => "patch",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("DELETE", _) => "delete",
+        _ => "?",
+    };
+    (group.to_string(), resource, verb.to_string())
+}
+
+/// Fails for any request in `seen` that `service_account`'s RBAC in `deploy/` does not allow.
+pub fn assert_rbac_allows(service_account: &str, seen: &[Seen]) {
+    let rules = rbac_rules(service_account);
+    assert!(!rules.is_empty(), "no rules bound to {service_account}");
+    let denied: Vec<String> = seen
+        .iter()
+        .filter(|s| {
+            let (group, resource, verb) = attributes(&s.method, &s.uri);
+            !rules.iter().any(|(groups, resources, verbs)| {
+                groups.iter().any(|g| *g == group || g == "*")
+                    && resources.iter().any(|r| *r == resource || r == "*")
+                    && verbs.iter().any(|v| *v == verb || v == "*")
+            })
+        })
+        .map(|s| {
+            format!(
+                "{} {} ({:?})",
+                s.method,
+                s.uri,
+                attributes(&s.method, &s.uri)
+            )
+        })
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "deploy/rbac.yaml does not allow {service_account}:\n  {}",
+        denied.join("\n  ")
+    );
 }
