@@ -521,7 +521,7 @@ async fn an_hpa_on_the_same_target_is_never_fought() {
         !fake
             .seen()
             .iter()
-            .any(|s| s.method == "PATCH" && s.uri.ends_with("/scale"))
+            .any(|s| s.method == "PATCH" && s.path().ends_with("/scale"))
     );
 }
 

@@ -164,6 +164,13 @@ pub struct Seen {
     pub body: Value,
 }
 
+impl Seen {
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.uri.split('?').next().unwrap_or_default()
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// Answers to requests that may come any number of times (polling), by method and path.
