@@ -150,6 +150,10 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
     }
     let key = key(obj);
     let spec = &obj.spec.0;
+    let errors = invalid_spec(ctx, obj);
+    if !errors.is_empty() {
+        return refuse_invalid(ctx, obj, &errors, now).await;
+    }
     let engine = ctx.take_engine(&key);
     let (engine, report) = match spec.class {
         AutoscalerClass::Hpa => {
@@ -193,6 +197,83 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
         _ => ctx.put_engine(key, engine),
     }
     report
+}
+
+/// The errors `ebb validate` would report for the object (the API server checks only the
+/// schema; the rules of the HPA and Knative webhooks are ebb's to apply).
+fn invalid_spec(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
+    let manifest = ebb_manifest::Manifest::Autoscaler(ebb_manifest::kinds::meta::Object {
+        api_version: ebb_manifest::kinds::autoscaler::API_VERSION.to_string(),
+        kind: "Autoscaler".to_string(),
+        metadata: ebb_manifest::kinds::meta::ObjectMeta {
+            name: obj.name_any(),
+            namespace: obj.namespace(),
+            labels: obj.labels().clone(),
+            annotations: obj.annotations().clone(),
+        },
+        spec: obj.spec.0.clone(),
+    });
+    ebb_manifest::validate_object(&manifest, ebb_manifest::Mode::Cluster, &ctx.kpa_config)
+        .into_iter()
+        .filter(|f| f.severity == ebb_manifest::Severity::Error)
+        .map(|f| f.message)
+        .collect()
+}
+
+/// An invalid spec: nothing is read or scaled; the status and a warning say what to fix.
+async fn refuse_invalid(
+    ctx: &Context,
+    obj: &Autoscaler,
+    errors: &[String],
+    now: Instant,
+) -> Result<SyncReport> {
+    let message = format!(
+        "the spec is invalid, nothing is scaled until it is fixed: {}",
+        errors.join("; ")
+    );
+    let mut decision = Decision::new(
+        match obj.spec.0.class {
+            AutoscalerClass::Hpa => ebb_core::PolicyClass::Hpa,
+            AutoscalerClass::Kpa => ebb_core::PolicyClass::Kpa,
+        },
+        obj.status.as_ref().map_or(0, |s| s.current_replicas),
+    );
+    decision.error = Some(message.clone());
+    decision.events.push(ebb_core::Event {
+        kind: EventType::Warning,
+        reason: "InvalidSpec".into(),
+        message: message.clone(),
+    });
+    record_events(ctx, obj, &decision, now).await?;
+    let mut status = obj.status.clone().unwrap_or_default();
+    status.observed_generation = obj.metadata.generation;
+    status.reference = Some(obj.spec.0.scale_target_ref.to_string());
+    let since = status
+        .conditions
+        .iter()
+        .find(|c| c.kind == "ScalingActive" && c.status == "False")
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| clock::rfc3339(now));
+    status.conditions.retain(|c| c.kind != "ScalingActive");
+    status.conditions.push(crate::crd::StatusCondition {
+        kind: "ScalingActive".into(),
+        status: "False".into(),
+        reason: "InvalidSpec".into(),
+        message: message.clone(),
+        last_transition_time: Some(since),
+    });
+    status.last_decision = Some(crate::crd::LastDecision {
+        time: clock::rfc3339(now),
+        summary: format!("invalid spec: {}", errors.join("; ")),
+        explanation: format!("{message}\n"),
+    });
+    let status_written = write_status(ctx, obj, status).await?;
+    Ok(SyncReport {
+        decision,
+        scaled_to: None,
+        status_written,
+        requeue_after: ctx.hpa_settings.sync_period,
+    })
 }
 
 /// Class hpa: spec §3 with the write to `/scale` in the middle.

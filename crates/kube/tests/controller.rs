@@ -660,3 +660,38 @@ fn the_rbac_check_refuses_what_deploy_does_not_grant() {
         std::panic::catch_unwind(|| support::assert_rbac_allows("ebb-gateway", &[write_scale]));
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn an_invalid_spec_is_refused_with_what_to_fix_and_nothing_is_read_or_scaled() {
+    let fake = FakeApi::start().await;
+    let mut bad = autoscaler(None);
+    bad["spec"]["minReplicas"] = json!(5);
+    bad["spec"]["maxReplicas"] = json!(3);
+    let object = Arc::new(Mutex::new(bad));
+    fake.expect([
+        event(
+            "InvalidSpec",
+            "the spec is invalid, nothing is scaled until it is fixed: spec.maxReplicas",
+        ),
+        status_patch(&object, |p| {
+            let c = &p["status"]["conditions"][0];
+            let ok = c["type"] == "ScalingActive"
+                && c["status"] == "False"
+                && c["reason"] == "InvalidSpec"
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("minReplicas"));
+            if ok { Ok(()) } else { Err(format!("{p}")) }
+        }),
+    ]);
+    let (_lease, fence) = Fence::manual(true);
+    let report = {
+        let current = typed(&object.lock().unwrap().clone());
+        checked(
+            &fake,
+            within(sync(&context(&fake, fence), &current, at(0))).await,
+        )
+    };
+    assert_eq!(report.scaled_to, None);
+    fake.finish();
+}
