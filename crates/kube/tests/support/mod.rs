@@ -173,6 +173,9 @@ impl Seen {
 
 #[derive(Default)]
 struct State {
+    /// Whether `?watch=true` requests get an open stream that never sends an event (a quiet
+    /// cluster), instead of going through the script.
+    hang_watches: bool,
     /// Answers to requests that may come any number of times (polling), by method and path.
     always: Vec<(&'static str, String, Reply)>,
     script: VecDeque<Exchange>,
@@ -247,6 +250,11 @@ impl FakeApi {
             .push((method, path.to_string(), Box::new(reply)));
     }
 
+    /// Answers every watch with an open, quiet stream.
+    pub fn hang_watches(&self) {
+        self.state.lock().unwrap().hang_watches = true;
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
@@ -280,10 +288,12 @@ impl Drop for FakeApi {
     }
 }
 
+type AnyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
 async fn answer(
     state: Arc<Mutex<State>>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<Response<AnyBody>, std::convert::Infallible> {
     let method = req.method().to_string();
     let uri = req.uri().to_string();
     let content_type = req
@@ -304,6 +314,25 @@ async fn answer(
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     let (path, query) = split(&uri);
+    if query.get("watch").is_some_and(|w| w == "true") && state.lock().unwrap().hang_watches {
+        state.lock().unwrap().seen.push(Seen {
+            method: method.clone(),
+            uri: uri.clone(),
+            content_type: content_type.clone(),
+            body: Value::Null,
+        });
+        let quiet = futures::stream::pending::<
+            Result<hyper::body::Frame<Bytes>, std::convert::Infallible>,
+        >();
+        let response = Response::builder()
+            .status(200)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::BodyExt::boxed_unsync(
+                http_body_util::StreamBody::new(quiet),
+            ))
+            .expect("response");
+        return Ok(response);
+    }
     let (status, reply) = {
         let mut s = state.lock().unwrap();
         s.seen.push(Seen {
@@ -375,7 +404,7 @@ async fn answer(
     let response = Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(reply.to_string())))
+        .body(Full::new(Bytes::from(reply.to_string())).boxed_unsync())
         .expect("response");
     Ok(response)
 }
