@@ -14,13 +14,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{FakeApi, merge_patch};
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     let start = tokio::time::Instant::now();
     while start.elapsed() < limit {
         if done() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
 }
@@ -139,14 +139,15 @@ async fn the_controller_scales_a_deployment_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
 
-    let scaled = wait_until(Duration::from_secs(60), || *replicas.lock().unwrap() == 4);
+    let scaled = wait_until(Duration::from_secs(60), || *replicas.lock().unwrap() == 4).await;
     let pid = rustix::process::Pid::from_child(&child);
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
     let mut status = None;
     let stopped = wait_until(Duration::from_secs(30), || {
         status = child.try_wait().unwrap();
         status.is_some()
-    });
+    })
+    .await;
     if !stopped {
         let _ = child.kill();
     }
