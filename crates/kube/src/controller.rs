@@ -87,6 +87,8 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         _elector = Some(task);
         tracing::info!(lease = %lease.name, identity = %lease.identity, "Waiting for the leader lease.");
     }
+    let controller = Controller::new(api, watcher::Config::default());
+    let store = controller.store();
     let mut ctx = Context::new(
         Cluster::new(client.clone()),
         fence.clone(),
@@ -94,6 +96,7 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
     );
     ctx.hpa_settings = config.hpa_settings.clone();
     ctx.gateways = config.gateways.clone();
+    ctx.autoscalers = Some(store.clone());
     let state = Arc::new(State {
         ctx,
         schedule: Schedule::default(),
@@ -115,8 +118,19 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         }
     });
 
+    // The memory of deleted Autoscalers is dropped once a minute.
+    let sweep_state = state.clone();
+    let sweep_store = store.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let keys = sweep_store.state().iter().map(|a| sync::key(a)).collect();
+            sweep_state.ctx.retain_objects(&keys);
+        }
+    });
     let token = shutdown.clone();
-    Controller::new(api, watcher::Config::default())
+    controller
         .graceful_shutdown_on(async move { token.cancelled().await })
         .run(reconcile, error_policy, state)
         .for_each(|result| async move {
@@ -127,6 +141,7 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         })
         .await;
     leadership.abort();
+    sweeper.abort();
     Ok(())
 }
 

@@ -59,6 +59,8 @@ pub struct Context {
     pub gateways: GatewayStats,
     /// This replica's name in events.
     pub identity: String,
+    /// Every Autoscaler the controller watches, to notice two on one target.
+    pub autoscalers: Option<kube::runtime::reflector::Store<Autoscaler>>,
     engines: Mutex<HashMap<String, Engine>>,
     warnings: Mutex<HashMap<(String, String, String), Instant>>,
 }
@@ -87,6 +89,7 @@ impl Context {
             http: HttpClient::default(),
             gateways: GatewayStats::default(),
             identity: identity.into(),
+            autoscalers: None,
             engines: Mutex::new(HashMap::new()),
             warnings: Mutex::new(HashMap::new()),
         }
@@ -105,6 +108,40 @@ impl Context {
         if let Ok(mut engines) = self.engines.lock() {
             engines.remove(key);
         }
+    }
+
+    /// Forgets the memory of Autoscalers that no longer exist (the watch has no finalizer, so
+    /// a deletion is noticed here).
+    pub fn retain_objects(&self, keys: &std::collections::HashSet<String>) {
+        if let Ok(mut engines) = self.engines.lock() {
+            engines.retain(|k, _| keys.contains(k));
+        }
+    }
+
+    /// Other Autoscalers in the same namespace that scale the same target, as `ns/name (Autoscaler)`.
+    fn other_autoscalers_on(&self, obj: &Autoscaler) -> Vec<String> {
+        let Some(store) = &self.autoscalers else {
+            return Vec::new();
+        };
+        let target = &obj.spec.0.scale_target_ref;
+        let mut names: Vec<String> = store
+            .state()
+            .iter()
+            .filter(|a| a.namespace() == obj.namespace() && a.uid() != obj.uid())
+            .filter(|a| {
+                let t = &a.spec.0.scale_target_ref;
+                t.kind == target.kind && t.name == target.name
+            })
+            .map(|a| {
+                format!(
+                    "{}/{} (Autoscaler)",
+                    a.namespace().unwrap_or_default(),
+                    a.name_any()
+                )
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     fn take_engine(&self, key: &str) -> Option<Engine> {
@@ -286,7 +323,7 @@ async fn sync_hpa(
     let ns = obj.namespace().unwrap_or_default();
     let spec = &obj.spec.0;
     let target = spec.scale_target_ref.clone();
-    let others = match ctx.cluster.hpas_on(&ns, &target).await {
+    let mut others: Vec<String> = match ctx.cluster.hpas_on(&ns, &target).await {
         Ok(names) => names
             .into_iter()
             .map(|n| format!("{ns}/{n} (HorizontalPodAutoscaler)"))
@@ -296,6 +333,7 @@ async fn sync_hpa(
             Vec::new()
         }
     };
+    others.extend(ctx.other_autoscalers_on(obj));
     let mut readings: Option<Readings> = None;
     let mut conflicts = 0;
     let (decision, scaled_to) = loop {

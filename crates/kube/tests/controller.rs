@@ -695,3 +695,39 @@ async fn an_invalid_spec_is_refused_with_what_to_fix_and_nothing_is_read_or_scal
     assert_eq!(report.scaled_to, None);
     fake.finish();
 }
+
+#[tokio::test]
+async fn two_autoscalers_on_one_target_do_not_fight() {
+    let fake = FakeApi::start().await;
+    let object = Arc::new(Mutex::new(autoscaler(None)));
+    let mut twin = autoscaler(None);
+    twin["metadata"]["name"] = json!("web-2");
+    twin["metadata"]["uid"] = json!("u-2");
+    let (store, mut writer) = kube::runtime::reflector::store::<Autoscaler>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(typed(&twin)));
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(typed(
+        &object.lock().unwrap().clone(),
+    )));
+    let now = at(0);
+    fake.expect([
+        no_hpas(),
+        Exchange::get(SCALE).reply(200, scale(2, "100")),
+        Exchange::get(PODS).reply(200, pods(2)),
+        Exchange::get(POD_METRICS).reply(200, pod_metrics(2, "180m", now)),
+        event("AmbiguousSelector", "pods by selector app=web are controlled by multiple HPAs: [default/web default/web-2 (Autoscaler)]"),
+        event("FailedComputeMetricsReplicas", "pods by selector app=web"),
+        status_patch(&object, |p| {
+            let c = &p["status"]["conditions"][1];
+            if c["reason"] == "AmbiguousSelector" { Ok(()) } else { Err(format!("{p}")) }
+        }),
+    ]);
+    let (_lease, fence) = Fence::manual(true);
+    let mut ctx = context(&fake, fence);
+    ctx.autoscalers = Some(store);
+    let report = {
+        let current = typed(&object.lock().unwrap().clone());
+        checked(&fake, within(sync(&ctx, &current, now)).await)
+    };
+    assert_eq!(report.scaled_to, None);
+    fake.finish();
+}
