@@ -14,7 +14,9 @@ use crate::crd::{Autoscaler, AutoscalerStatus, StatusCondition};
 use crate::error::{Error, Result};
 use crate::gateway_stats::Readings;
 use crate::status;
-use crate::sync::{CONFLICT_RETRIES, Context, SyncReport, record_events, write_status};
+use crate::sync::{
+    CONFLICT_RETRIES, Context, SyncReport, other_autoscalers, record_events, write_status,
+};
 
 /// How often a class-kpa Autoscaler is synced (the gateways' counters are read each time).
 pub const READ_INTERVAL: Duration = Duration::from_secs(1);
@@ -138,7 +140,25 @@ pub(crate) async fn sync_kpa(
     };
 
     let mut scaled_to = None;
-    if let Some(n) = decision.scale_to.filter(|n| *n != scale.spec_replicas) {
+    let mut write = decision.scale_to.filter(|n| *n != scale.spec_replicas);
+    if write.is_some() {
+        // Checked only before a write: a class-kpa sync runs every second.
+        let others = other_autoscalers(ctx, obj).await;
+        if !others.is_empty() {
+            let message = format!(
+                "refusing to scale {target}: {} also scales it; ebb does not fight another autoscaler, delete one of them",
+                others.join(", ")
+            );
+            decision.events.push(Event {
+                kind: EventType::Warning,
+                reason: "AmbiguousSelector".into(),
+                message: message.clone(),
+            });
+            decision.error = Some(message);
+            write = None;
+        }
+    }
+    if let Some(n) = write {
         let reason = decision.reason.clone().unwrap_or_default();
         let mut attempt = 0;
         loop {

@@ -323,17 +323,7 @@ async fn sync_hpa(
     let ns = obj.namespace().unwrap_or_default();
     let spec = &obj.spec.0;
     let target = spec.scale_target_ref.clone();
-    let mut others: Vec<String> = match ctx.cluster.hpas_on(&ns, &target).await {
-        Ok(names) => names
-            .into_iter()
-            .map(|n| format!("{ns}/{n} (HorizontalPodAutoscaler)"))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(namespace = %ns, autoscaler = %obj.name_any(), error = %e, "Cannot check for HorizontalPodAutoscalers on the same target.");
-            Vec::new()
-        }
-    };
-    others.extend(ctx.other_autoscalers_on(obj));
+    let others = other_autoscalers(ctx, obj).await;
     let mut readings: Option<Readings> = None;
     let mut conflicts = 0;
     let (decision, scaled_to) = loop {
@@ -399,6 +389,24 @@ async fn sync_hpa(
         status_written,
         requeue_after: ctx.hpa_settings.sync_period,
     })
+}
+
+/// The HorizontalPodAutoscalers and other Autoscalers that scale `obj`'s target too.
+pub(crate) async fn other_autoscalers(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
+    let ns = obj.namespace().unwrap_or_default();
+    let target = &obj.spec.0.scale_target_ref;
+    let mut others: Vec<String> = match ctx.cluster.hpas_on(&ns, target).await {
+        Ok(names) => names
+            .into_iter()
+            .map(|n| format!("{ns}/{n} (HorizontalPodAutoscaler)"))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(namespace = %ns, autoscaler = %obj.name_any(), error = %e, "Cannot check for HorizontalPodAutoscalers on the same target.");
+            Vec::new()
+        }
+    };
+    others.extend(ctx.other_autoscalers_on(obj));
+    others
 }
 
 /// Records the decision's events (`SuccessfulRescale` with its reason text on every rescale;

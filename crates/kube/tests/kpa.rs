@@ -23,9 +23,24 @@ fn at(seconds: i64) -> Instant {
     Instant::from_nanos(t0.as_nanos() + seconds * 1_000_000_000)
 }
 
-#[tokio::test]
-async fn a_request_held_at_zero_scales_the_target_up() {
+/// What a class-kpa Autoscaler did over 8 one-second syncs while the gateway held a request
+/// from the second second on: the (second, count) of the first rescale, the requests the API
+/// server saw, and the object with its status. `hpa` puts a built-in HPA on the same target.
+async fn held_at_zero(hpa: bool) -> (Option<(i64, i32)>, Vec<support::Seen>, Value, i32) {
     let api = FakeApi::start().await;
+    let hpas: Vec<Value> = if hpa {
+        vec![
+            json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": "sentiment-hpa", "namespace": "default"},
+                    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sentiment-predictor"},
+                             "maxReplicas": 3}}),
+        ]
+    } else {
+        Vec::new()
+    };
+    api.always("GET", "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", move |_| {
+        (200, json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscalerList", "metadata": {}, "items": hpas.clone()}))
+    });
     let gateway = FakeApi::start().await;
     let object = Arc::new(Mutex::new(json!({
         "apiVersion": "ebb.dev/v1alpha1", "kind": "Autoscaler",
@@ -106,14 +121,21 @@ async fn a_request_held_at_zero_scales_the_target_up() {
             break;
         }
     }
+    let n = *replicas.lock().unwrap();
+    let status = object.lock().unwrap().clone();
+    (scaled, api.seen(), status, n)
+}
+
+#[tokio::test]
+async fn a_request_held_at_zero_scales_the_target_up() {
+    let (scaled, seen, object, replicas) = held_at_zero(false).await;
     let (second, n) = scaled.expect("the held request never scaled the target up");
     assert!(
         second >= 2,
         "scaled before any request came (second {second})"
     );
     assert!(n >= 1);
-    assert_eq!(*replicas.lock().unwrap(), n);
-    let seen = api.seen();
+    assert_eq!(replicas, n);
     let patch = seen
         .iter()
         .find(|s| s.method == "PATCH" && s.path().ends_with("/scale"))
@@ -125,12 +147,35 @@ async fn a_request_held_at_zero_scales_the_target_up() {
     assert_eq!(patch.body["spec"]["replicas"], n);
     let event = seen.iter().find(|s| s.method == "POST").expect("an event");
     assert_eq!(event.body["reason"], "SuccessfulRescale");
-    let status = object.lock().unwrap()["status"].clone();
+    let status = &object["status"];
     assert!(
         status["kpa"]["pa"].is_object(),
         "the KPA memory is kept in status: {status}"
     );
     assert_eq!(status["reference"], "Deployment/sentiment-predictor");
     support::assert_rbac_allows("ebb-controller", &seen);
-    let _: Value = status;
+}
+
+#[tokio::test]
+async fn a_built_in_hpa_on_the_target_is_never_fought() {
+    let (scaled, seen, _, replicas) = held_at_zero(true).await;
+    assert_eq!(scaled, None);
+    assert_eq!(replicas, 0);
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "PATCH" && s.path().ends_with("/scale"))
+    );
+    let warning = seen
+        .iter()
+        .find(|s| s.method == "POST" && s.body["reason"] == "AmbiguousSelector")
+        .expect("a warning event");
+    assert!(
+        warning.body["note"]
+            .as_str()
+            .unwrap()
+            .contains("default/sentiment-hpa (HorizontalPodAutoscaler)"),
+        "{}",
+        warning.body
+    );
 }
