@@ -37,7 +37,7 @@ pub struct KpaDriver {
 
 impl KpaDriver {
     /// A driver that restores the engine from `status` at its first sync.
-    pub fn new(spec: KpaSpec, status: Option<&AutoscalerStatus>, _now: Instant) -> Self {
+    pub fn new(spec: KpaSpec, status: Option<&AutoscalerStatus>) -> Self {
         KpaDriver {
             kpa: None,
             spec,

@@ -221,7 +221,7 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
             let kpa_spec = KpaSpec::resolve(&ctx.kpa_config, &settings);
             let mut driver = match engine {
                 Some(Engine::Kpa(d)) => d,
-                _ => Box::new(KpaDriver::new(kpa_spec.clone(), obj.status.as_ref(), now)),
+                _ => Box::new(KpaDriver::new(kpa_spec.clone(), obj.status.as_ref())),
             };
             driver.update_spec(now, kpa_spec);
             let result = crate::kpa_sync::sync_kpa(ctx, obj, &mut driver, now).await;
