@@ -40,7 +40,7 @@ impl fmt::Display for ConditionStatus {
 }
 
 /// A status condition with the upstream type, reason and message strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     /// `AbleToScale`, `ScalingActive`, `ScalingLimited` (HPA); `Active` (KPA).
     #[serde(rename = "type")]

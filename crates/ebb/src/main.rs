@@ -25,6 +25,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Serve(Box<cmd::serve::Args>),
+    Get(cmd::get::Args),
+    Describe(cmd::describe::Args),
     Decide(cmd::decide::Args),
     // Boxed: its many flags would make every other variant as large.
     Load(Box<cmd::load::Args>),
@@ -63,6 +65,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(*args),
+        Command::Get(args) => cmd::get::run(args),
+        Command::Describe(args) => cmd::describe::run(args),
         Command::Decide(args) => cmd::decide::run(args),
         Command::Load(args) => cmd::load::run(*args),
         Command::Validate(args) => cmd::validate::run(args),

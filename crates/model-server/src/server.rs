@@ -46,6 +46,9 @@ pub struct ServerConfig {
     pub listen_before_load: bool,
     /// CPU time burnt per text, on top of the model's own work.
     pub cost_per_text: Duration,
+    /// Wall-clock time added to every request without using CPU, like a model that waits on
+    /// a GPU. Requests wait it out concurrently.
+    pub delay: Duration,
     /// Requests computed at once; more wait their turn.
     pub workers: usize,
 }
@@ -117,6 +120,7 @@ pub async fn start(
         name: config.name.clone(),
         model,
         cost_per_text: config.cost_per_text,
+        delay: config.delay,
         workers: Semaphore::new(config.workers.max(1)),
     });
     let mut shutdown = Box::pin(shutdown);
@@ -178,6 +182,7 @@ struct App {
     name: String,
     model: Classifier,
     cost_per_text: Duration,
+    delay: Duration,
     workers: Semaphore,
 }
 
@@ -325,6 +330,9 @@ async fn infer(app: &Shared, texts: Vec<String>) -> Result<Vec<[f64; 2]>, ApiErr
         status: StatusCode::INTERNAL_SERVER_ERROR,
         message: format!("inference failed: {what}"),
     };
+    if !app.delay.is_zero() {
+        tokio::time::sleep(app.delay).await;
+    }
     let _permit = app
         .workers
         .acquire()

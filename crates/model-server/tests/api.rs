@@ -17,6 +17,7 @@ fn config() -> ServerConfig {
         load_time: Duration::ZERO,
         listen_before_load: false,
         cost_per_text: Duration::ZERO,
+        delay: Duration::ZERO,
         workers: 2,
     }
 }
@@ -370,4 +371,19 @@ fn the_docs_report_the_measured_held_out_accuracy() {
         docs.contains(&claim),
         "docs/model-server.md must say {claim:?}"
     );
+}
+
+#[tokio::test]
+async fn a_delay_holds_each_request_without_holding_the_workers() {
+    let config = ServerConfig { delay: Duration::from_millis(300), workers: 1, ..config() };
+    let (server, _stop) = serve(config).await;
+    let addr = server.addr();
+    let started = tokio::time::Instant::now();
+    let body = || json!({"text": ["good"]}).to_string();
+    let (a, b) = tokio::join!(call(addr, "POST", "/predict", body()), call(addr, "POST", "/predict", body()));
+    assert_eq!((a.0, b.0), (200, 200));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(300), "the delay was not applied: {took:?}");
+    // One worker, yet both waited at the same time: well under two delays back to back.
+    assert!(took < Duration::from_millis(590), "requests waited one after the other: {took:?}");
 }

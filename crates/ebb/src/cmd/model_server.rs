@@ -47,6 +47,10 @@ pub(crate) struct Args {
     /// `2.5ms`, `0s`). The seed's bert-tiny costs about 1 ms per text.
     #[arg(long, default_value = "1ms", value_name = "DURATION", value_parser = parse_cost)]
     cost_per_text: Duration,
+    /// Wall-clock time added to every request without using CPU, like a model waiting on a
+    /// GPU (`50ms`, `1s`); requests wait it out concurrently.
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_cost)]
+    delay: Duration,
     /// Requests computed at once; more wait their turn [default: the number of CPUs].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -110,6 +114,7 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
         load_time: Duration::from_secs_f64(args.load_seconds),
         listen_before_load: args.listen_before_load,
         cost_per_text: args.cost_per_text,
+        delay: args.delay,
         workers,
     })
 }

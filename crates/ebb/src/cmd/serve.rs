@@ -52,6 +52,9 @@ pub(crate) struct Args {
     /// HPA: how long after start a pod's CPU is distrusted unless it is ready (upstream: 5m).
     #[arg(long, default_value = "5m", value_parser = duration)]
     hpa_cpu_initialization_period: Duration,
+    /// How often replicas' CPU and memory are sampled, like metrics-server (upstream: 15s).
+    #[arg(long, default_value = "15s", value_parser = duration)]
+    metrics_resolution: Duration,
     /// Threads serving requests (default: one per core).
     #[arg(long)]
     gateway_threads: Option<usize>,
@@ -85,6 +88,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         admin: args.admin,
         admin_token: args.admin_token,
         state_dir: args.state_dir.unwrap_or_else(StateDir::default_root),
+        metrics_resolution: args.metrics_resolution,
         hpa,
         gateway_threads: args
             .gateway_threads

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ebb_supervisor::{ReplicaPhase, ReplicaStatus};
 use prometheus_client::registry::Registry;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::app::{App, Clock, DecisionRecord, EventRecord, secs};
 use super::plan::PolicyPlan;
@@ -26,59 +26,59 @@ pub(crate) struct Admin {
 }
 
 /// A service as `ebb get services` / `ebb get hpa` show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ServiceView {
-    name: String,
-    namespace: String,
+    pub(crate) name: String,
+    pub(crate) namespace: String,
     /// `hpa`, `kpa` or `none`.
-    class: String,
+    pub(crate) class: String,
     /// The autoscaler object's name, if any.
-    autoscaler: Option<String>,
-    reference: String,
-    ports: Vec<u16>,
-    hosts: Vec<String>,
-    min_replicas: Option<i32>,
-    max_replicas: Option<i32>,
-    desired: i32,
-    replicas: i32,
-    ready: i32,
-    targets: String,
-    panic: bool,
-    age_seconds: f64,
+    pub(crate) autoscaler: Option<String>,
+    pub(crate) reference: String,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) hosts: Vec<String>,
+    pub(crate) min_replicas: Option<i32>,
+    pub(crate) max_replicas: Option<i32>,
+    pub(crate) desired: i32,
+    pub(crate) replicas: i32,
+    pub(crate) ready: i32,
+    pub(crate) targets: String,
+    pub(crate) panic: bool,
+    pub(crate) age_seconds: f64,
 }
 
 /// A replica as `ebb get pods` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PodView {
-    name: String,
-    service: String,
-    status: String,
-    ready: bool,
-    restarts: u32,
-    age_seconds: f64,
-    address: Option<String>,
-    pid: Option<u32>,
-    cpu_millicores: Option<i64>,
-    memory_bytes: Option<u64>,
-    last_exit: Option<String>,
-    message: Option<String>,
+    pub(crate) name: String,
+    pub(crate) service: String,
+    pub(crate) status: String,
+    pub(crate) ready: bool,
+    pub(crate) restarts: u32,
+    pub(crate) age_seconds: f64,
+    pub(crate) address: Option<String>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) cpu_millicores: Option<i64>,
+    pub(crate) memory_bytes: Option<u64>,
+    pub(crate) last_exit: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// Everything `ebb describe` shows.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ServiceDetail {
-    service: ServiceView,
-    metrics: Vec<(String, String)>,
-    conditions: Vec<ebb_core::Condition>,
-    latest: Option<DecisionRecord>,
-    decisions: Vec<DecisionRecord>,
-    events: Vec<EventRecord>,
-    pods: Vec<PodView>,
+    pub(crate) service: ServiceView,
+    pub(crate) metrics: Vec<(String, String)>,
+    pub(crate) conditions: Vec<ebb_core::Condition>,
+    pub(crate) latest: Option<DecisionRecord>,
+    pub(crate) decisions: Vec<DecisionRecord>,
+    pub(crate) events: Vec<EventRecord>,
+    pub(crate) pods: Vec<PodView>,
     /// Seconds since `ebb serve` started: event and decision times are on the same scale.
-    now: f64,
+    pub(crate) now: f64,
 }
 
 pub(crate) fn router(admin: Arc<Admin>) -> Router {
@@ -145,9 +145,11 @@ async fn service(State(admin): State<Arc<Admin>>, Path(name): Path<String>) -> R
         )
             .into_response();
     };
+    // `view` takes the app's lock itself: build it before taking the lock here.
+    let service = view(app, &admin.clock);
     let state = app.state();
     let detail = ServiceDetail {
-        service: view(app, &admin.clock),
+        service,
         metrics: state.policy.metrics.clone(),
         conditions: state.policy.conditions.clone(),
         latest: state.latest.clone(),

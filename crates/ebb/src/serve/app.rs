@@ -10,7 +10,7 @@ use std::time::Duration;
 use ebb_core::decision::{Condition, Decision, EventType};
 use ebb_gateway::{Gateway, ReplicaId, ServiceObservation};
 use ebb_supervisor::ReplicaSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::metrics::AppMetrics;
@@ -39,7 +39,7 @@ pub(crate) fn secs(t: ebb_core::Instant) -> f64 {
 }
 
 /// An event as `kubectl describe` lists them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EventRecord {
     /// `Normal` or `Warning`.
@@ -56,12 +56,15 @@ pub(crate) struct EventRecord {
 }
 
 /// One decision of the autoscaler, kept for `describe` and the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DecisionRecord {
     pub(crate) at: f64,
     pub(crate) summary: String,
-    pub(crate) decision: Decision,
+    /// Each step as a sentence, so clients need not know the step types.
+    pub(crate) explanation: Vec<String>,
+    /// The decision itself, as `ebb decide` prints it.
+    pub(crate) decision: serde_json::Value,
 }
 
 /// What the autoscaler loop last published about the app.
@@ -186,7 +189,8 @@ impl App {
         let record = DecisionRecord {
             at,
             summary: d.summary(),
-            decision: d.clone(),
+            explanation: d.steps.iter().map(ToString::to_string).collect(),
+            decision: serde_json::to_value(d).unwrap_or_default(),
         };
         if significant {
             if s.decisions.len() == KEEP_DECISIONS {

@@ -44,6 +44,7 @@ pub(crate) struct ServeConfig {
     pub(crate) admin: SocketAddr,
     pub(crate) admin_token: Option<String>,
     pub(crate) state_dir: PathBuf,
+    pub(crate) metrics_resolution: Duration,
     pub(crate) hpa: HpaSettings,
     pub(crate) gateway_threads: usize,
 }
@@ -62,7 +63,9 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
     };
     let mut registry = Registry::default();
     let serve_metrics = metrics::ServeMetrics::register(&mut registry);
-    let supervisor = Supervisor::start(SupervisorConfig::new(config.state_dir.clone()))
+    let mut supervisor_config = SupervisorConfig::new(config.state_dir.clone());
+    supervisor_config.usage_interval = config.metrics_resolution;
+    let supervisor = Supervisor::start(supervisor_config)
         .context("starting the replica supervisor")?;
     for leftover in supervisor.leftovers() {
         tracing::warn!(?leftover, "Stopped a replica an earlier ebb left running.");
