@@ -36,6 +36,22 @@ enum Command {
     Sim(Box<cmd::sim::Args>),
     Logs(cmd::logs::Args),
     ModelServer(cmd::model_server::Args),
+    #[cfg(feature = "k8s")]
+    Controller(Box<cmd::controller::Args>),
+    #[cfg(feature = "k8s")]
+    Gateway(cmd::gateway::Args),
+    /// Run in a Kubernetes cluster (this ebb was built without the `k8s` feature).
+    #[cfg(not(feature = "k8s"))]
+    Controller {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
+    /// Run the gateway in a Kubernetes cluster (this ebb was built without the `k8s` feature).
+    #[cfg(not(feature = "k8s"))]
+    Gateway {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +75,15 @@ fn main() -> ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::ModelServer(args) => cmd::model_server::run(args),
+        #[cfg(feature = "k8s")]
+        Command::Controller(args) => cmd::controller::run(*args),
+        #[cfg(feature = "k8s")]
+        Command::Gateway(args) => cmd::gateway::run(args),
+        #[cfg(not(feature = "k8s"))]
+        Command::Controller { .. } | Command::Gateway { .. } => Err(cmd::UserError(
+            "this ebb was built without the `k8s` feature: build it with default features (`cargo build -p ebb`)".into(),
+        )
+        .into()),
     };
     match result {
         Ok(code) => code,

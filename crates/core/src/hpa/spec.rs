@@ -14,6 +14,7 @@ use crate::validation::FieldError;
 
 /// `scaleTargetRef` / `describedObject`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CrossVersionObjectReference {
     /// e.g. `apps/v1`.
@@ -35,6 +36,7 @@ impl fmt::Display for CrossVersionObjectReference {
 
 /// A Kubernetes label selector.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     /// Exact label matches.
@@ -47,6 +49,7 @@ pub struct LabelSelector {
 
 /// One set-based selector requirement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelectorRequirement {
     /// Label key.
@@ -87,6 +90,7 @@ pub fn go_selector_string(selector: Option<&LabelSelector>) -> String {
 
 /// The five metric source types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum MetricSourceType {
     /// CPU / memory of whole pods.
     Resource,
@@ -102,6 +106,7 @@ pub enum MetricSourceType {
 
 /// `Utilization`, `Value` or `AverageValue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum MetricTargetType {
     /// Percent of the pods' requests.
     Utilization,
@@ -113,6 +118,7 @@ pub enum MetricTargetType {
 
 /// `target` of a metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricTarget {
     /// Which of the fields below matters.
@@ -143,6 +149,7 @@ impl MetricTarget {
 
 /// `resource` metric source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceMetricSource {
     /// `cpu`, `memory`, ...
@@ -153,6 +160,7 @@ pub struct ResourceMetricSource {
 
 /// `containerResource` metric source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerResourceMetricSource {
     /// `cpu`, `memory`, ...
@@ -165,6 +173,7 @@ pub struct ContainerResourceMetricSource {
 
 /// Name and optional selector of a custom or external metric.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricIdentifier {
     /// Metric name.
@@ -176,6 +185,7 @@ pub struct MetricIdentifier {
 
 /// `pods` metric source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PodsMetricSource {
     /// Which metric.
@@ -186,6 +196,7 @@ pub struct PodsMetricSource {
 
 /// `object` metric source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMetricSource {
     /// The object the metric describes.
@@ -198,6 +209,7 @@ pub struct ObjectMetricSource {
 
 /// `external` metric source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalMetricSource {
     /// Which metric.
@@ -208,6 +220,7 @@ pub struct ExternalMetricSource {
 
 /// One entry of `spec.metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricSpec {
     /// Which source field is used.
@@ -249,6 +262,7 @@ impl MetricSpec {
 
 /// `Pods` or `Percent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum ScalingPolicyType {
     /// An absolute number of pods per period.
     Pods,
@@ -258,6 +272,7 @@ pub enum ScalingPolicyType {
 
 /// One rate policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ScalingPolicy {
     /// Pods or Percent.
@@ -281,6 +296,7 @@ impl fmt::Display for ScalingPolicy {
 
 /// `Max`, `Min` or `Disabled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum SelectPolicy {
     /// The policy allowing the largest change.
     Max,
@@ -292,6 +308,7 @@ pub enum SelectPolicy {
 
 /// `behavior.scaleUp` / `behavior.scaleDown` as written (every field optional).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ScalingRules {
     /// Stabilization window.
@@ -310,6 +327,7 @@ pub struct ScalingRules {
 
 /// `spec.behavior` as written.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Behavior {
     /// Scale-up rules.

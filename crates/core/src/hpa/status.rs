@@ -9,6 +9,7 @@ use crate::units::Quantity;
 
 /// `current` of a metric status.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricValueStatus {
     /// Total value.
@@ -24,6 +25,7 @@ pub struct MetricValueStatus {
 
 /// Status of a `resource` metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceMetricStatus {
     /// Resource name.
@@ -34,6 +36,7 @@ pub struct ResourceMetricStatus {
 
 /// Status of a `containerResource` metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerResourceMetricStatus {
     /// Resource name.
@@ -46,6 +49,7 @@ pub struct ContainerResourceMetricStatus {
 
 /// Status of a `pods` or `external` metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct NamedMetricStatus {
     /// Which metric.
@@ -56,6 +60,7 @@ pub struct NamedMetricStatus {
 
 /// Status of an `object` metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectMetricStatus {
     /// Which metric.
@@ -69,6 +74,7 @@ pub struct ObjectMetricStatus {
 /// One entry of `status.currentMetrics`. A metric that failed has an empty entry, which kubectl
 /// shows as `<unknown>`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricStatus {
     /// Source type (absent for a failed metric).

@@ -22,6 +22,7 @@ pub const PROGRESS_DEADLINE_ANNOTATION: &str = "serving.knative.dev/progress-dea
 
 /// A revision's autoscaling settings. `None` means "not set": the cluster default applies.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KpaSettings {
     /// `class`: `kpa.autoscaling.knative.dev` (default) or another autoscaler's class.

@@ -211,6 +211,22 @@ impl fmt::Display for KubeDuration {
     }
 }
 
+/// Durations are written as strings (`30s`, `5m`) or whole seconds; the schema accepts both, as
+/// the deserializer does.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for KubeDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KubeDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration like 30s, 5m or 1h30m, or a number of seconds.",
+            "x-kubernetes-int-or-string": true
+        })
+    }
+}
+
 impl Serialize for KubeDuration {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format_duration(self.0))

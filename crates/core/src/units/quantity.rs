@@ -306,6 +306,22 @@ impl<'de> Deserialize<'de> for Quantity {
     }
 }
 
+/// Kubernetes writes quantities as a number or a string (`2`, `"500m"`): the schema says so in
+/// the form the API server accepts for structural schemas.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A Kubernetes quantity: a number or a string like 500m, 2, 1.5Gi or 100M.",
+            "x-kubernetes-int-or-string": true
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

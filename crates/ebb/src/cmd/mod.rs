@@ -2,9 +2,13 @@
 
 pub(crate) mod admin_client;
 pub(crate) mod autoscale;
+#[cfg(feature = "k8s")]
+pub(crate) mod controller;
 pub(crate) mod convert;
 pub(crate) mod decide;
 pub(crate) mod describe;
+#[cfg(feature = "k8s")]
+pub(crate) mod gateway;
 pub(crate) mod get;
 pub(crate) mod load;
 pub(crate) mod logs;

@@ -24,6 +24,7 @@ pub type Autoscaler = Object<AutoscalerSpec>;
 
 /// Which policy decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AutoscalerClass {
     /// Kubernetes HPA semantics (also KEDA, which drives an HPA).
@@ -34,6 +35,7 @@ pub enum AutoscalerClass {
 
 /// `spec` of an Autoscaler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AutoscalerSpec {
     /// `hpa` or `kpa`.
@@ -66,6 +68,7 @@ pub struct AutoscalerSpec {
 
 /// What KEDA adds around the HPA it generates: scaling to and from zero, polling, fallback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct KedaSettings {
     /// Seconds between trigger checks.
@@ -89,6 +92,7 @@ pub struct KedaSettings {
 
 /// How to compute one External metric named in `spec.metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalMetric {
     /// The External metric's name in `spec.metrics`.
@@ -104,6 +108,7 @@ pub struct ExternalMetric {
 
 /// A Prometheus instant query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PrometheusQuery {
     /// e.g. `http://prometheus.monitoring:9090`.
@@ -121,6 +126,7 @@ pub struct PrometheusQuery {
 
 /// A cron window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CronSchedule {
     /// IANA time zone, e.g. `Europe/Kyiv`.

@@ -130,6 +130,7 @@ pub struct ScaleTrigger {
 
 /// `fallback`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Fallback {
     /// Failed checks in a row before falling back.

@@ -1,0 +1,92 @@
+//! `ebb gateway --kube`: the gateway inside a cluster, for class-kpa Autoscalers (crate
+//! `ebb-kube`, cargo feature `k8s`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ebb_kube::gateway::Options;
+use tokio_util::sync::CancellationToken;
+
+use super::UserError;
+
+/// Run the request holder and meter of class-kpa services in a Kubernetes cluster.
+///
+/// Routes requests to the replicas of every class-kpa Autoscaler (found through the
+/// EndpointSlices of the Service named like its scale target), holds them while a service is at
+/// zero, and serves its concurrency and request counts to `ebb controller`, which scales.
+/// Locally, `ebb serve` runs the same gateway.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  kubectl apply -k deploy/      # runs it as the ebb-gateway Deployment
+  ebb gateway --kube --kubeconfig ~/.kube/config --port 8080 --stats 127.0.0.1:9091
+  curl -H 'Host: sentiment.default.example.com' http://GATEWAY:8080/v1/models/sentiment:predict -d @input.json
+  curl http://GATEWAY:9091/ebb/v1/stats/default/sentiment")]
+pub(crate) struct Args {
+    /// Run inside (or against) a Kubernetes cluster; the only mode of this command.
+    #[arg(long, required = true)]
+    kube: bool,
+    /// kubeconfig to use (default: in-cluster, then $KUBECONFIG or ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the current one).
+    #[arg(long)]
+    context: Option<String>,
+    /// Serve the class-kpa Autoscalers of this namespace only (default: all namespaces).
+    #[arg(long, short = 'n')]
+    namespace: Option<String>,
+    /// Where requests are served.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    port: SocketAddr,
+    /// Where the controller reads the statistics (also /metrics and /healthz).
+    #[arg(long, default_value = "0.0.0.0:9091")]
+    stats: SocketAddr,
+    /// Domain of `{name}.{namespace}.{domain}` hosts.
+    #[arg(long, default_value = "example.com")]
+    domain: String,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    super::init_logging();
+    let _ = args.kube;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config =
+            super::controller::kube_config(args.kubeconfig.as_deref(), args.context.as_deref())
+                .await?;
+        let client = ebb_kube::client(config)?;
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            super::controller::wait_for_signal().await;
+            tracing::info!("Stopping.");
+            stop.cancel();
+        });
+        let options = Options {
+            namespace: args.namespace.clone(),
+            domain: args.domain.clone(),
+        };
+        loop {
+            let bind = |addr: SocketAddr| async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| UserError(format!("cannot listen on {addr}: {e}")))
+            };
+            let proxy = bind(args.port).await?;
+            let stats = bind(args.stats).await?;
+            let restart = ebb_kube::gateway::run(
+                client.clone(),
+                options.clone(),
+                proxy,
+                stats,
+                shutdown.child_token(),
+            )
+            .await?;
+            if !restart || shutdown.is_cancelled() {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    })
+}
