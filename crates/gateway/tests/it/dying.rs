@@ -56,7 +56,7 @@ fn hang_up(stream: TcpStream, how: Hangup) {
 struct KeepAliveReplica {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
-    hung_up: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
     hangup: watch::Sender<Option<Hangup>>,
 }
 
@@ -65,36 +65,36 @@ impl KeepAliveReplica {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (hangup, _) = watch::channel(None);
-        let (accepted, hung_up) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let (signal, a, h) = (hangup.clone(), accepted.clone(), hung_up.clone());
+        let (accepted, open) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (signal, a, o) = (hangup.clone(), accepted.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 a.fetch_add(1, Ordering::SeqCst);
+                o.fetch_add(1, Ordering::SeqCst);
                 let mut told = signal.subscribe();
                 told.borrow_and_update();
-                tokio::spawn(Self::serve(stream, told, h.clone()));
+                let o = o.clone();
+                tokio::spawn(async move {
+                    Self::serve(stream, told).await;
+                    o.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
         KeepAliveReplica {
             addr,
             accepted,
-            hung_up,
+            open,
             hangup,
         }
     }
 
-    async fn serve(
-        mut stream: TcpStream,
-        mut told: watch::Receiver<Option<Hangup>>,
-        hung_up: Arc<AtomicUsize>,
-    ) {
+    async fn serve(mut stream: TcpStream, mut told: watch::Receiver<Option<Hangup>>) {
         loop {
             tokio::select! {
                 more = read_head(&mut stream) => if !more { return },
                 _ = told.changed() => {
                     let how = (*told.borrow()).unwrap_or(Hangup::Fin);
                     hang_up(stream, how);
-                    hung_up.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
             }
@@ -107,10 +107,9 @@ impl KeepAliveReplica {
 
     /// Hang up every open connection and wait until they are closed.
     async fn hang_up_idle_connections(&self, how: Hangup) {
-        let open = self.accepted.load(Ordering::SeqCst);
         self.hangup.send_replace(Some(how));
         eventually("the replica to hang up", || {
-            self.hung_up.load(Ordering::SeqCst) == open
+            self.open.load(Ordering::SeqCst) == 0
         })
         .await;
     }
