@@ -10,8 +10,12 @@
 //!   request then runs in one task from the client's socket to the replica's and back, with no
 //!   hand-offs between tasks — the cheapest path tokio offers.
 //!
-//! An idle connection is not polled; one the replica closed meanwhile is found out when it is
-//! checked out (hyper reads the end of stream before it writes).
+//! An idle connection is not polled; one the replica closed meanwhile (its process was killed,
+//! say) is found out when it is next used: hyper reads the end of stream before it writes, and
+//! the request comes back unsent, free to go elsewhere. hyper hands a request still queued on
+//! a connection that ended cleanly back only when its `Connection` is dropped, so a driver that
+//! has returned is dropped at once; kept, the request would wait on a closed connection until
+//! `responseTimeout`.
 
 use std::future::poll_fn;
 use std::io;
@@ -33,13 +37,15 @@ use crate::body::RequestBody;
 /// Replicas are local or in-cluster; a connect that takes longer is as good as refused.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// hyper's state machine for one connection. Boxed: it is large, and a `Conn` moves in and
+/// out of the pool.
+type Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, RequestBody>>>;
+
 /// One connection to a replica: the handle to send on and the state machine that does the I/O.
 pub(crate) struct Conn {
     sender: http1::SendRequest<RequestBody>,
-    /// Boxed: hyper's connection state is large, and a `Conn` moves in and out of the pool.
-    driver: Pin<Box<http1::Connection<TokioIo<TcpStream>, RequestBody>>>,
-    /// The driver returned: the connection is closed.
-    finished: bool,
+    /// `None` once the connection has closed (see the module docs for why it is dropped).
+    driver: Option<Driver>,
     /// Came from the pool (it may have been closed by the replica while idle).
     pub(crate) reused: bool,
 }
@@ -47,48 +53,66 @@ pub(crate) struct Conn {
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("finished", &self.finished)
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
 
+/// Do whatever I/O the connection can do now. Ready once it is closed, and its driver dropped.
+fn drive(driver: &mut Option<Driver>, cx: &mut Context<'_>) -> Poll<()> {
+    let Some(running) = driver else {
+        return Poll::Ready(());
+    };
+    let result = std::task::ready!(running.as_mut().poll(cx));
+    if let Err(error) = result {
+        tracing::debug!(%error, "Upstream connection ended with an error.");
+    }
+    // A request still queued on it is answered now, with the request given back.
+    *driver = None;
+    Poll::Ready(())
+}
+
 impl Conn {
+    /// A connection over `stream`, which is connected to a replica.
+    async fn handshake(stream: TcpStream) -> io::Result<Conn> {
+        let (sender, driver) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(io::Error::other)?;
+        Ok(Conn {
+            sender,
+            driver: Some(Box::pin(driver)),
+            reused: false,
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        self.driver.is_none()
+    }
+
     /// Do whatever I/O the connection can do now. Ready once the connection is closed.
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.finished {
-            return Poll::Ready(());
-        }
-        match self.driver.as_mut().poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "Upstream connection ended with an error.");
-                }
-                self.finished = true;
-                Poll::Ready(())
-            }
-        }
+        drive(&mut self.driver, cx)
     }
 
     /// Send `req`, driving the connection until the response head arrives.
+    ///
+    /// A connection that closes before it has taken `req` gives it back in the error
+    /// ([`TrySendError::take_message`]): nothing was written, it may go to another connection.
     pub(crate) async fn send(
         &mut self,
         req: Request<RequestBody>,
     ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
         let mut response = std::pin::pin!(self.sender.try_send_request(req));
-        let (driver, finished) = (&mut self.driver, &mut self.finished);
+        let driver = &mut self.driver;
         poll_fn(|cx| {
             if let Poll::Ready(result) = response.as_mut().poll(cx) {
                 return Poll::Ready(result);
             }
-            if !*finished && let Poll::Ready(result) = driver.as_mut().poll(cx) {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "Upstream connection ended with an error.");
-                }
-                *finished = true;
+            match drive(driver, cx) {
+                // Its driver is dropped: hyper has answered the request, one way or another.
+                Poll::Ready(()) => response.as_mut().poll(cx),
+                Poll::Pending => Poll::Pending,
             }
-            // Once the driver has finished, hyper has answered every pending request.
-            response.as_mut().poll(cx)
         })
         .await
     }
@@ -105,6 +129,9 @@ impl Conn {
     /// Drive the connection until it can take a request; `false` if it is closed.
     async fn ready(&mut self) -> bool {
         poll_fn(|cx| {
+            if self.is_closed() {
+                return Poll::Ready(false);
+            }
             if self.sender.is_ready() {
                 return Poll::Ready(true);
             }
@@ -177,7 +204,7 @@ impl Upstream {
 
     /// Put a connection whose response has ended back into the pool.
     pub(crate) fn checkin(&self, conn: Conn) {
-        if conn.finished || conn.sender.is_closed() {
+        if conn.is_closed() || conn.sender.is_closed() {
             return;
         }
         let mut idle = self.idle[shard()]
@@ -209,14 +236,95 @@ impl Upstream {
     async fn connect(&self) -> io::Result<Conn> {
         let stream = TcpStream::connect(self.addr).await?;
         stream.set_nodelay(true)?;
-        let (sender, driver) = http1::handshake(TokioIo::new(stream))
+        Conn::handshake(stream).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use http_body_util::Empty;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    /// A request body as the gateway gets one from a client (here a GET's empty body), which
+    /// only hyper's server can make.
+    async fn client_body() -> Incoming {
+        let (client_io, server_io) = tokio::io::duplex(4096);
+        let (tx, rx) = oneshot::channel();
+        let tx = Mutex::new(Some(tx));
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(req.into_body());
+            }
+            async { Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())) }
+        });
+        tokio::spawn(
+            hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(server_io), service),
+        );
+        let (mut sender, conn) = http1::handshake(TokioIo::new(client_io)).await.unwrap();
+        tokio::spawn(conn);
+        let get = Request::get("/").body(Empty::<Bytes>::new()).unwrap();
+        sender.send_request(get).await.unwrap();
+        rx.await.unwrap()
+    }
+
+    /// Connected to a replica that answers one request, then closes the connection in order
+    /// (as the kernel does when the process is killed) once `hang_up` fires and says so.
+    async fn answers_once_then_hangs_up() -> (Conn, oneshot::Sender<()>, oneshot::Receiver<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (hang_up, told) = oneshot::channel::<()>();
+        let (closed, hung_up) = oneshot::channel::<()>();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut buf = [0u8; 1024];
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the request head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+            stream.write_all(answer).await.unwrap();
+            let _ = told.await;
+            drop(stream);
+            let _ = closed.send(());
+        });
+        let conn = Conn::handshake(TcpStream::connect(addr).await.unwrap())
             .await
-            .map_err(io::Error::other)?;
-        Ok(Conn {
-            sender,
-            driver: Box::pin(driver),
-            finished: false,
-            reused: false,
-        })
+            .unwrap();
+        (conn, hang_up, hung_up)
+    }
+
+    async fn get() -> Request<RequestBody> {
+        Request::get("/")
+            .body(RequestBody::new(client_body().await, 0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_closed_by_its_replica_gives_the_next_request_back() {
+        let (mut conn, hang_up, hung_up) = answers_once_then_hangs_up().await;
+        let response = conn.send(get().await).await.unwrap();
+        assert_eq!(response.status(), 200);
+        // Idle and ready for the next request, as a pooled connection is.
+        assert!(conn.ready_within(Duration::from_secs(10)).await);
+        hang_up.send(()).unwrap();
+        hung_up.await.unwrap();
+        // The end of stream has arrived (loopback): hyper reads it before it writes.
+        let sent = tokio::time::timeout(Duration::from_secs(10), conn.send(get().await))
+            .await
+            .expect("an answer, not a wait on a closed connection");
+        let mut error = sent.expect_err("the connection is closed");
+        assert!(error.take_message().is_some(), "unsent: {error:?}");
+        assert!(conn.is_closed());
     }
 }

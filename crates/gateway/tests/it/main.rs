@@ -4,6 +4,7 @@ mod support;
 
 mod counting;
 mod draining;
+mod dying;
 mod holding;
 mod limits;
 mod protocols;
