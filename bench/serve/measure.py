@@ -58,11 +58,12 @@ for _ in range(cold_rounds):
     # The request also waits the model's own 200 ms --delay once the replica is ready.
     cold.append((first_response - 200.0, rec["startToReadyMs"], rec["wakeToSpawnMs"], rec["totalMs"]))
 
-print(f"ebb serve, {cold_rounds} cold starts (model server: ebb model-server, ~10 ms to ready)")
-summary("first response from zero (less the 200 ms model delay)", [c[0] for c in cold])
-summary("replica's own start-to-ready", [c[1] for c in cold])
-summary("cold-start overhead = first response - start-to-ready", [c[0] - c[1] for c in cold])
-summary("scale-from-zero reaction: held request -> spawn", [c[2] for c in cold])
+if cold:
+    print(f"ebb serve, {cold_rounds} cold starts (model server: ebb model-server, ~10 ms to ready)")
+    summary("first response from zero (less the 200 ms model delay)", [c[0] for c in cold])
+    summary("replica's own start-to-ready", [c[1] for c in cold])
+    summary("cold-start overhead = first response - start-to-ready", [c[0] - c[1] for c in cold])
+    summary("scale-from-zero reaction: held request -> spawn", [c[2] for c in cold])
 
 reactions = []
 for _ in range(overload_rounds):

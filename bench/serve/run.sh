@@ -4,6 +4,7 @@
 #   2. scale-from-zero reaction: the first held request to the replica's spawn;
 #   3. overload reaction (KPA): a step to 10x the target concurrency to the scale-up order.
 # Usage: bench/serve/run.sh [COLD_ROUNDS] [OVERLOAD_ROUNDS]. Needs python3.
+# EBB_SERVE_ARGS passes extra flags to `ebb serve`, e.g. EBB_SERVE_ARGS=--kpa-immediate-panic.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COLD=${1:-10}
@@ -34,6 +35,7 @@ kind: ConfigMap
 metadata: {name: config-autoscaler, namespace: knative-serving}
 data: {stable-window: 6s, scale-to-zero-grace-period: 1s}
 YAML
-EBB_STATE_DIR="$TMP/state" "$EBB" serve -f "$TMP/app.yaml" --port "$PORT" --admin "$ADMIN" > "$TMP/serve.log" 2>&1 &
+# shellcheck disable=SC2086
+EBB_STATE_DIR="$TMP/state" "$EBB" serve -f "$TMP/app.yaml" --port "$PORT" --admin "$ADMIN" ${EBB_SERVE_ARGS:-} > "$TMP/serve.log" 2>&1 &
 SERVE=$!
 python3 bench/serve/measure.py "$ADMIN" "$PORT" "$COLD" "$OVERLOAD" "$EBB"

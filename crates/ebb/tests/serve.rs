@@ -632,3 +632,31 @@ fn sighup_reloads_the_manifests_and_converges_to_the_new_spec() {
     );
     serve.stop();
 }
+
+#[test]
+fn immediate_panic_decides_before_the_tick_when_enabled() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let serve = Serve::start(&isvc("eager", 1, 4, 1, "500ms"), &["--kpa-immediate-panic"]);
+    serve.wait_for("1 ready replica", Duration::from_secs(20), |s| {
+        s.pods().iter().filter(|p| p["ready"] == true).count() == 1
+    });
+    let host = "eager.default.example.com";
+    let load = serve.load(
+        "/v1/models/eager:predict",
+        host,
+        &["--concurrency", "8", "--run-time", "3s"],
+    );
+    serve.wait_for("a scale-up", Duration::from_secs(10), |s| {
+        s.replicas("eager") > 1
+    });
+    let (_, failed) = load.finish();
+    assert_eq!(failed, 0);
+    let events = serve.api("/api/v1/services/eager")["events"].to_string();
+    assert!(
+        events.contains("ImmediatePanic") && events.contains("deciding now"),
+        "{events}"
+    );
+    serve.stop();
+}

@@ -368,6 +368,17 @@ impl Gateway {
         }
     }
 
+    /// Requests admitted to `service` and not finished right now (waiting ones included). Unlike
+    /// [`observe`](Self::observe) this reads without starting a new period, so it can be
+    /// polled often.
+    pub fn in_flight(&self, service: &str) -> Option<u32> {
+        self.shared
+            .services
+            .iter()
+            .find(|s| &*s.name == service)
+            .map(|s| s.in_flight())
+    }
+
     /// The configured service names, in configuration order.
     pub fn services(&self) -> impl Iterator<Item = &str> {
         self.shared.services.iter().map(|s| &*s.name)

@@ -351,6 +351,12 @@ impl Service {
         Ok(replica.metrics)
     }
 
+    /// Requests admitted and not finished right now (waiting ones included), without closing
+    /// the observation window.
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.lock().window.concurrency()
+    }
+
     /// Close the current window of every counter and describe the service.
     pub(crate) fn observe(&self) -> ServiceObservation {
         let now = self.now();

@@ -55,6 +55,10 @@ pub(crate) struct Args {
     /// How often replicas' CPU and memory are sampled, like metrics-server (upstream: 15s).
     #[arg(long, default_value = "15s", value_parser = duration)]
     metrics_resolution: Duration,
+    /// KPA, ebb extension: when the requests in flight alone would put a service in panic,
+    /// decide at once instead of at the next 2 s tick (Knative waits for the tick).
+    #[arg(long)]
+    kpa_immediate_panic: bool,
     /// Threads serving requests (default: one per core).
     #[arg(long)]
     gateway_threads: Option<usize>,
@@ -93,6 +97,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         state_dir: args.state_dir.unwrap_or_else(StateDir::default_root),
         metrics_resolution: args.metrics_resolution,
         hpa,
+        kpa_immediate_panic: args.kpa_immediate_panic,
         gateway_threads: args
             .gateway_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),

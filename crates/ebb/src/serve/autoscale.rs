@@ -17,7 +17,8 @@ use ebb_core::hpa::spec::HpaSpec;
 use ebb_core::hpa::status::{describe_metrics, targets_column};
 use ebb_core::hpa::{Hpa, HpaObservation, HpaSettings};
 use ebb_core::kpa::{
-    Kpa, KpaConfig, KpaSettings, KpaSpec, Observation, Source, Stat, TICK_INTERVAL,
+    Kpa, KpaConfig, KpaSettings, KpaSpec, Metric, Observation, Source, Stat, TICK_INTERVAL,
+    WindowValues,
 };
 use ebb_core::units::{Quantity, QuantityFormat};
 use ebb_gateway::Wakeup;
@@ -35,6 +36,7 @@ use super::plan::PolicyPlan;
 pub(crate) async fn run(
     app: Arc<App>,
     hpa_settings: HpaSettings,
+    immediate_panic: bool,
     mut wakeups: mpsc::Receiver<Wakeup>,
     shutdown: CancellationToken,
 ) {
@@ -48,7 +50,19 @@ pub(crate) async fn run(
             }
             PolicyPlan::Kpa {
                 settings, config, ..
-            } => kpa(&app, settings, config, &mut wakeups, &mut policy, &shutdown).await,
+            } => {
+                let immediate = immediate_panic;
+                kpa(
+                    &app,
+                    settings,
+                    config,
+                    immediate,
+                    &mut wakeups,
+                    &mut policy,
+                    &shutdown,
+                )
+                .await
+            }
         };
         if next == Next::Stop {
             return;
@@ -232,6 +246,7 @@ async fn kpa(
     app: &App,
     settings: KpaSettings,
     config: KpaConfig,
+    immediate_panic: bool,
     wakeups: &mut mpsc::Receiver<Wakeup>,
     policy: &mut watch::Receiver<PolicyPlan>,
     shutdown: &CancellationToken,
@@ -252,6 +267,9 @@ async fn kpa(
     let mut ready = app.ready_count();
     // The poke is counted once: the next per-second report leaves it out, as the activator does.
     let mut poke_debt = false;
+    // ebb extension (off by default): look at the requests in flight between ticks.
+    let mut between_ticks = tokio::time::interval(IMMEDIATE_PANIC_CHECK);
+    between_ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         let reconcile_at = kpa
             .next_reconcile()
@@ -300,6 +318,12 @@ async fn kpa(
                 continue;
             }
             _ = ticks.tick() => kpa.tick(clock.now(), &observe(app)),
+            _ = between_ticks.tick(), if immediate_panic => {
+                match immediate_panic_check(app, &kpa) {
+                    Some(windows) => kpa.tick(clock.now(), &Observation { windows: Some(Ok(windows)), ..observe(app) }),
+                    None => continue,
+                }
+            }
             () = due => kpa.reconcile(clock.now(), &observe(app)),
             changed = statuses.changed() => {
                 if changed.is_err() {
@@ -315,6 +339,37 @@ async fn kpa(
         };
         apply_kpa(app, &kpa, &d);
     }
+}
+
+/// How often `--kpa-immediate-panic` looks at the requests in flight.
+const IMMEDIATE_PANIC_CHECK: Duration = Duration::from_millis(50);
+
+/// `--kpa-immediate-panic`: when the requests in flight right now would put the revision in
+/// panic on their own, the decider ticks at once with them as the panic window's value instead
+/// of waiting up to a tick for the per-second windows. Knative has no such check; it only ever
+/// raises the count early (panic never lowers it).
+fn immediate_panic_check(app: &App, kpa: &Kpa) -> Option<WindowValues> {
+    let spec = kpa.spec();
+    let ready = app.ready_count();
+    // At zero the request holder's wake-up already ticks at once; in panic there is nothing to gain.
+    if spec.metric != Metric::Concurrency || ready == 0 || app.state().policy.panic {
+        return None;
+    }
+    let in_flight = f64::from(app.gateway.as_ref()?.in_flight(app.name())?);
+    let wanted = (in_flight / spec.target_value).ceil();
+    if wanted / f64::from(ready) < spec.panic_threshold {
+        return None;
+    }
+    app.event(
+        "Normal",
+        "ImmediatePanic",
+        &format!("{in_flight} requests in flight want {wanted} pods for {ready} ready: deciding now, not at the next tick"),
+        "kpa",
+    );
+    Some(WindowValues {
+        stable: app.metrics.stable_concurrency.get(),
+        panic: in_flight,
+    })
 }
 
 /// Writes a KPA decision: the replica count, the metrics, the status and an event when the

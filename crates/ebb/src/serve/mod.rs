@@ -51,6 +51,8 @@ pub(crate) struct ServeConfig {
     pub(crate) metrics_resolution: Duration,
     pub(crate) hpa: HpaSettings,
     pub(crate) gateway_threads: usize,
+    /// ebb extension: tick a KPA at once when the requests in flight alone mean panic.
+    pub(crate) kpa_immediate_panic: bool,
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -157,9 +159,11 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
         let app = App::new(p, replicas, gateway, metrics, clock, observations);
         tokio::spawn(pool::run(Arc::clone(&app), shutdown.clone()));
         let hpa = config.hpa.clone();
+        let immediate = config.kpa_immediate_panic;
         tokio::spawn(autoscale::run(
             Arc::clone(&app),
             hpa,
+            immediate,
             wakeups,
             shutdown.clone(),
         ));

@@ -36,6 +36,9 @@ async fn counts_are_exact_under_concurrency() {
     })
     .await;
 
+    // The instantaneous count, read without closing the window.
+    assert_eq!(gw.gateway.in_flight("svc"), Some(N as u32));
+    assert_eq!(gw.gateway.in_flight("nope"), None);
     let during = gw.gateway.observe().services.remove(0);
     assert_eq!(during.in_flight, N as u32);
     assert_eq!(during.held, 0);
@@ -60,6 +63,7 @@ async fn counts_are_exact_under_concurrency() {
     eventually("every slot to be released", || gw.in_flight() == 0).await;
     let after = gw.gateway.observe().services.remove(0);
     assert_eq!(after.in_flight, 0);
+    assert_eq!(gw.gateway.in_flight("svc"), Some(0));
     let text = gw.metrics();
     assert!(
         text.contains(&format!(
