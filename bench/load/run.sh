@@ -3,9 +3,10 @@
 #
 #   bench/load/run.sh [ROUNDS] [SECONDS] [CONNECTIONS]      (defaults: 5 rounds, 10 s, 64)
 #
-# Backend: until the gateway benchmark's Rust backend exists, Debian's nginx (one worker,
-# bench/load/nginx.conf) answering a static 200, pinned to CPU 1; the generators run on CPU 0.
-# Needs nginx, wrk, taskset, python3, curl: apt-get install -y nginx-light wrk
+# Backend, pinned to CPU 1 (the generators run on CPU 0): BACKEND=rust (default) is the
+# gateway benchmark's Rust backend (`cargo run -p ebb-gateway --example bench-backend`);
+# BACKEND=nginx is Debian's nginx (one worker, bench/load/nginx.conf) answering a static 200.
+# Needs wrk, taskset, python3, curl (and nginx for BACKEND=nginx): apt-get install -y nginx-light wrk
 # Writes bench/out/load/results.json and prints a markdown table for docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +17,8 @@ CONNECTIONS=${3:-64}
 OUT=bench/out/load
 mkdir -p "$OUT"
 
-for tool in nginx wrk taskset python3 curl; do
+BACKEND=${BACKEND:-rust}
+for tool in wrk taskset python3 curl $([ "$BACKEND" = nginx ] && echo nginx); do
     command -v "$tool" >/dev/null || {
         echo "missing $tool: apt-get install -y nginx-light wrk util-linux python3 curl" >&2
         exit 1
@@ -34,6 +36,6 @@ NGINX=$!
 trap 'kill $NGINX 2>/dev/null; wait $NGINX 2>/dev/null; rm -rf "$PREFIX"' EXIT
 URL="http://127.0.0.1:$PORT/"
 for _ in $(seq 50); do curl -sf "$URL" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf "$URL" >/dev/null || { echo "nginx did not start" >&2; exit 1; }
+curl -sf "$URL" >/dev/null || { echo "the $BACKEND backend did not start" >&2; exit 1; }
 
 python3 bench/load/bench.py target/release/ebb "$URL" "$ROUNDS" "$SECONDS_PER_RUN" "$CONNECTIONS" "$OUT"
