@@ -150,6 +150,15 @@ fn event(kind: EventType, reason: &str, message: impl Into<String>) -> Event {
     }
 }
 
+/// What a stabilization produced, for [`Hpa::record_stabilization`].
+struct Stabilization {
+    to: i32,
+    reason: &'static str,
+    message: &'static str,
+    direction: Direction,
+    window_seconds: u64,
+}
+
 /// A metric's proposal, or why it has none.
 struct MetricOutcome {
     name: String,
@@ -667,28 +676,18 @@ impl Hpa {
         let history = self.state.recommendations.get_or_insert_with(Vec::new);
         let window = self.settings.downscale_stabilization;
         let stabilized = normalize::stabilize_legacy(history, proposal, window, now);
-        if stabilized != proposal {
-            self.set(
-                cond("AbleToScale", ConditionStatus::True, "ScaleDownStabilized", "recent recommendations were higher than current one, applying the highest recent recommendation"),
-                now,
-            );
-            d.steps.push(Step::Stabilized {
+        self.record_stabilization(
+            d,
+            proposal,
+            Stabilization {
+                to: stabilized,
+                reason: "ScaleDownStabilized",
+                message: "recent recommendations were higher than current one, applying the highest recent recommendation",
                 direction: Direction::Down,
                 window_seconds: window.as_secs(),
-                from: proposal,
-                to: stabilized,
-            });
-        } else {
-            self.set(
-                cond(
-                    "AbleToScale",
-                    ConditionStatus::True,
-                    "ReadyForNewScale",
-                    "recommended size matches current size",
-                ),
-                now,
-            );
-        }
+            },
+            now,
+        );
         let s = &self.settings;
         let o = normalize::clamp_legacy(
             current,
@@ -713,33 +712,23 @@ impl Hpa {
     ) -> i32 {
         let history = self.state.recommendations.get_or_insert_with(Vec::new);
         let s = normalize::stabilize_with_behavior(history, proposal, current, b, now);
-        if s.replicas != proposal {
-            self.set(
-                cond("AbleToScale", ConditionStatus::True, s.reason, s.message),
-                now,
-            );
-            let (direction, window) = if s.reason == "ScaleUpStabilized" {
-                (Direction::Up, b.scale_up.stabilization_window_seconds)
-            } else {
-                (Direction::Down, b.scale_down.stabilization_window_seconds)
-            };
-            d.steps.push(Step::Stabilized {
+        let (direction, window) = if s.reason == "ScaleUpStabilized" {
+            (Direction::Up, b.scale_up.stabilization_window_seconds)
+        } else {
+            (Direction::Down, b.scale_down.stabilization_window_seconds)
+        };
+        self.record_stabilization(
+            d,
+            proposal,
+            Stabilization {
+                to: s.replicas,
+                reason: s.reason,
+                message: s.message,
                 direction,
                 window_seconds: u64::try_from(window).unwrap_or(0),
-                from: proposal,
-                to: s.replicas,
-            });
-        } else {
-            self.set(
-                cond(
-                    "AbleToScale",
-                    ConditionStatus::True,
-                    "ReadyForNewScale",
-                    "recommended size matches current size",
-                ),
-                now,
-            );
-        }
+            },
+            now,
+        );
         let o = normalize::rate_limit(
             current,
             s.replicas,
@@ -750,6 +739,39 @@ impl Hpa {
             now,
         );
         self.finish_limit(o, s.replicas, now, d)
+    }
+
+    /// AbleToScale after stabilization (spec §5.1, §6.1), and the step when it held back.
+    fn record_stabilization(
+        &mut self,
+        d: &mut Decision,
+        from: i32,
+        s: Stabilization,
+        now: Instant,
+    ) {
+        if s.to == from {
+            let message = "recommended size matches current size";
+            self.set(
+                cond(
+                    "AbleToScale",
+                    ConditionStatus::True,
+                    "ReadyForNewScale",
+                    message,
+                ),
+                now,
+            );
+            return;
+        }
+        self.set(
+            cond("AbleToScale", ConditionStatus::True, s.reason, s.message),
+            now,
+        );
+        d.steps.push(Step::Stabilized {
+            direction: s.direction,
+            window_seconds: s.window_seconds,
+            from,
+            to: s.to,
+        });
     }
 
     fn finish_limit(
