@@ -74,19 +74,16 @@
 
 mod balance;
 mod body;
-// The own HTTP/1.1 codec; wired into the proxy path by the following commits.
-#[allow(dead_code)]
 mod buffer;
 mod config;
-#[allow(dead_code)]
 mod h1;
 mod metrics;
 mod observe;
 mod proxy;
+mod reject;
 mod route;
 mod server;
 mod service;
-#[allow(dead_code)]
 mod sock;
 mod stats;
 mod upstream;
@@ -107,7 +104,7 @@ pub use config::{
     DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig, validate,
 };
 pub use observe::{Observations, ReplicaObservation, ServiceObservation};
-pub use proxy::REASON_HEADER;
+pub use reject::REASON_HEADER;
 pub use service::{Drained, ReplicaId, ReplicaState};
 pub use wake::{Wakeup, Wakeups};
 

@@ -47,12 +47,6 @@ pub(crate) fn poll_write_all(
     Poll::Ready(Ok(()))
 }
 
-/// [`poll_write_all`] as a future.
-pub(crate) async fn write_all(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<()> {
-    let mut written = 0;
-    std::future::poll_fn(|cx| poll_write_all(stream, cx, parts, &mut written)).await
-}
-
 /// Read what the socket has into `buf`, keeping at most `max` bytes pending. `Ok(0)` is the
 /// end of the stream. The buffer is only taken from the pool once bytes are there to read.
 pub(crate) fn poll_fill(
