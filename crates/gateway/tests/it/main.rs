@@ -5,6 +5,7 @@ mod support;
 mod counting;
 mod draining;
 mod dying;
+mod framing;
 mod holding;
 mod limits;
 mod protocols;
