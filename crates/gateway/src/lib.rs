@@ -75,6 +75,7 @@
 mod balance;
 mod body;
 mod buffer;
+mod client_h1;
 mod config;
 mod h1;
 mod metrics;

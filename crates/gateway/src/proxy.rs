@@ -20,10 +20,10 @@ use hyper::body::{Body, Incoming};
 use crate::Shared;
 use crate::body::{ProxiedBody, RequestBody, ResponseBody};
 use crate::buffer::Out;
-use crate::h1::head::{write_decimal, write_header};
+use crate::h1::head::{HeaderSink, write_decimal, write_header};
 use crate::reject::{Local, REASON_HEADER, Rejection};
 use crate::service::{Admission, Service, Ticket};
-use crate::upstream::{Answer, Conn, Outgoing, SendError, Upstream};
+use crate::upstream::{Answer, Conn, Outgoing, RequestBodyLike, SendError, Upstream};
 
 /// A connect, or a stale pooled connection, plus two retries elsewhere.
 const MAX_ATTEMPTS: u32 = 3;
@@ -65,6 +65,32 @@ async fn proxy(
         return Err(Rejection::BodyTooLarge { limit });
     }
 
+    let (mut ticket, upstream) = admit(service).await?;
+
+    let (parts, body) = req.into_parts();
+    let mut head = Out::new();
+    let chunked = request_head(&parts, &body, &mut head.0);
+    let is_head = parts.method == http::Method::HEAD;
+    let mut request = Outgoing::new(&head.0, RequestBody::new(body, limit), chunked, is_head);
+    let mut headers = HeaderMap::new();
+    let (answer, conn, upstream) =
+        forward(&mut ticket, upstream, &mut request, &mut headers).await?;
+    drop(head);
+
+    let mut response = Response::new(ResponseBody::Proxied(ProxiedBody::new(
+        answer.framing,
+        answer.keep_alive,
+        ticket,
+        conn,
+        upstream,
+    )));
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// A replica for a request to `service` now, or after waiting in its queue.
+pub(crate) async fn admit(service: &Arc<Service>) -> Result<(Ticket, Arc<Upstream>), Rejection> {
     let (mut ticket, admission) = service.admit();
     let upstream = match admission {
         Admission::Assigned(upstream) => upstream,
@@ -88,32 +114,16 @@ async fn proxy(
             }
         }
     };
-
-    let (parts, body) = req.into_parts();
-    let mut head = Out::new();
-    let chunked = request_head(&parts, &body, &mut head.0);
-    let is_head = parts.method == http::Method::HEAD;
-    let mut request = Outgoing::new(&head.0, RequestBody::new(body, limit), chunked, is_head);
-    let (answer, conn, upstream) = forward(&mut ticket, upstream, &mut request).await?;
-    drop(head);
-
-    let mut response = Response::new(ResponseBody::Proxied(ProxiedBody::new(
-        answer.framing,
-        answer.keep_alive,
-        ticket,
-        conn,
-        upstream,
-    )));
-    *response.status_mut() = answer.status;
-    *response.headers_mut() = answer.headers;
-    Ok(response)
+    Ok((ticket, upstream))
 }
 
-/// Send `req` to `upstream`, moving it to another replica only while nothing was sent.
-async fn forward(
+/// Send `req` to `upstream`, moving it to another replica only while nothing was sent. The
+/// response's header fields go to `sink`.
+pub(crate) async fn forward<B: RequestBodyLike>(
     ticket: &mut Ticket,
     mut upstream: Arc<Upstream>,
-    req: &mut Outgoing<'_>,
+    req: &mut Outgoing<'_, B>,
+    sink: &mut impl HeaderSink,
 ) -> Result<(Answer, Conn, Arc<Upstream>), Rejection> {
     let response_timeout = ticket.service().limits.response_timeout;
     let mut attempt = 0;
@@ -126,7 +136,7 @@ async fn forward(
         let failure = match conn {
             Err(error) => error.to_string(),
             Ok(mut conn) => {
-                let sent = conn.send(req);
+                let sent = conn.send(req, sink);
                 match tokio::time::timeout(response_timeout, sent).await {
                     Ok(Ok(answer)) => return Ok((answer, conn, upstream)),
                     Err(_) => {

@@ -28,7 +28,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::{Body, Frame};
 use tokio::net::TcpStream;
 
-use crate::body::{BodyTooLarge, BoxError, RequestBody};
+use crate::body::{BodyTooLarge, BoxError};
 use crate::buffer::ReadBuf;
 use crate::h1::chunked::{LAST_CHUNK, chunk_header};
 use crate::h1::head::{BadResponse, Framing, HeaderSink, parse_response};
@@ -97,7 +97,11 @@ impl Conn {
     ///
     /// The body's first chunk, when the client has already sent it, goes out with the head in
     /// one write (and a body over the limit is found before anything is sent).
-    pub(crate) async fn send(&mut self, req: &mut Outgoing<'_>) -> Result<Answer, SendError> {
+    pub(crate) async fn send<B: RequestBodyLike>(
+        &mut self,
+        req: &mut Outgoing<'_, B>,
+        sink: &mut impl HeaderSink,
+    ) -> Result<Answer, SendError> {
         if !req.polled {
             req.polled = true;
             let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut req.body).poll_frame(cx))).await;
@@ -136,10 +140,14 @@ impl Conn {
                 .await
                 .map_err(|e| SendError::Failed(e.into()))?;
         }
-        self.read_head(req.is_head).await
+        self.read_head(req.is_head, sink).await
     }
 
-    async fn send_body(&mut self, body: &mut RequestBody, chunked: bool) -> Result<(), SendError> {
+    async fn send_body<B: RequestBodyLike>(
+        &mut self,
+        body: &mut B,
+        chunked: bool,
+    ) -> Result<(), SendError> {
         let mut size = Vec::new();
         loop {
             let frame = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await;
@@ -169,11 +177,14 @@ impl Conn {
     }
 
     /// Read the response head, skipping interim (1xx) ones.
-    async fn read_head(&mut self, is_head: bool) -> Result<Answer, SendError> {
+    async fn read_head(
+        &mut self,
+        is_head: bool,
+        sink: &mut impl HeaderSink,
+    ) -> Result<Answer, SendError> {
         loop {
             if !self.buf.is_empty() {
-                let mut headers = HeaderMap::new();
-                let parsed = parse_response(self.buf.pending(), is_head, &mut headers)
+                let parsed = parse_response(self.buf.pending(), is_head, sink)
                     .map_err(|e| SendError::Failed(e.into()))?;
                 if let Some(head) = parsed {
                     self.buf.consume(head.len);
@@ -184,7 +195,6 @@ impl Conn {
                         .map_err(|_| SendError::Failed(BadResponse("invalid status").into()))?;
                     return Ok(Answer {
                         status,
-                        headers,
                         framing: head.framing,
                         keep_alive: head.keep_alive,
                     });
@@ -202,6 +212,11 @@ impl Conn {
     }
 }
 
+/// A request body as [`Conn::send`] takes it: the client's, from hyper or read by the gateway.
+pub(crate) trait RequestBodyLike: Body<Data = Bytes, Error = BoxError> + Unpin {}
+
+impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> RequestBodyLike for B {}
+
 /// The data of a request body frame, if any (trailers are not passed on).
 fn frame_data(frame: Result<Frame<Bytes>, BoxError>) -> Result<Option<Bytes>, SendError> {
     match frame {
@@ -215,9 +230,9 @@ fn frame_data(frame: Result<Frame<Bytes>, BoxError>) -> Result<Option<Bytes>, Se
 
 /// A request on its way to a replica: the head as the proxy wrote it, and the client's body.
 /// It survives a failed attempt that sent nothing, for the next one.
-pub(crate) struct Outgoing<'a> {
+pub(crate) struct Outgoing<'a, B> {
     pub(crate) head: &'a [u8],
-    pub(crate) body: RequestBody,
+    pub(crate) body: B,
     /// The head says `transfer-encoding: chunked`.
     pub(crate) chunked: bool,
     pub(crate) is_head: bool,
@@ -229,8 +244,8 @@ pub(crate) struct Outgoing<'a> {
     ended: bool,
 }
 
-impl<'a> Outgoing<'a> {
-    pub(crate) fn new(head: &'a [u8], body: RequestBody, chunked: bool, is_head: bool) -> Self {
+impl<'a, B> Outgoing<'a, B> {
+    pub(crate) fn new(head: &'a [u8], body: B, chunked: bool, is_head: bool) -> Self {
         Outgoing {
             head,
             body,
@@ -243,11 +258,10 @@ impl<'a> Outgoing<'a> {
     }
 }
 
-/// A replica's response head, ready for hyper.
+/// A replica's response head; its fields went to the caller's [`HeaderSink`].
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
     pub(crate) framing: Framing,
     /// The connection may carry another request once the body has been read.
     pub(crate) keep_alive: bool,

@@ -31,13 +31,6 @@ pub(crate) enum Framing {
 }
 
 /// Why a request head was refused; each maps to the status the client gets.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "request heads are for serving HTTP/1 clients, not wired in yet"
-    )
-)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeadError {
     /// More header fields than [`MAX_HEADERS`] (431).
@@ -49,13 +42,6 @@ pub(crate) enum HeadError {
 }
 
 /// What the gateway needs from a request head; ranges index the bytes parsed.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "request heads are for serving HTTP/1 clients, not wired in yet"
-    )
-)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RequestHead {
     /// Length of the head in bytes.
@@ -173,13 +159,6 @@ fn ends_chunked(value: &[u8]) -> bool {
 
 /// Parse the request head at the start of `buf`. `Ok(None)`: incomplete, read more. When
 /// complete, `out` holds the head to send to a replica.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "request heads are for serving HTTP/1 clients, not wired in yet"
-    )
-)]
 pub(crate) fn parse_request(
     buf: &[u8],
     out: &mut Vec<u8>,
@@ -325,13 +304,6 @@ pub(crate) fn parse_request(
     }))
 }
 
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "request heads are for serving HTTP/1 clients, not wired in yet"
-    )
-)]
 fn strip_scheme(target: &[u8]) -> Option<&[u8]> {
     let colon = target.iter().position(|&b| b == b':')?;
     let (scheme, rest) = target.split_at(colon);

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod clients;
 mod counting;
 mod draining;
 mod dying;
