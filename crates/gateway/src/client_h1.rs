@@ -66,7 +66,7 @@ impl Client {
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.stream).await;
         let mut drained = 0;
         let drain = async {
-            let mut scrap = [0u8; 4096];
+            let mut scrap = vec![0u8; 4096]; // on the heap: this is a rare path
             while drained < LINGER_BYTES {
                 if self.stream.readable().await.is_err() {
                     return;
@@ -110,26 +110,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watc
         buf: ReadBuf::default(),
         max_head: limits.max_header_bytes,
     };
-    let mut replica_head = Out::new();
+    // The replica's head is written into a pooled buffer taken per request: an idle
+    // connection holds no buffer.
+    let mut replica_head: Option<Out> = None;
     loop {
         let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
         let head = loop {
             if !client.buf.is_empty() {
-                match parse_request(client.buf.pending(), &mut replica_head.0) {
+                let out = replica_head.get_or_insert_with(Out::new);
+                match parse_request(client.buf.pending(), &mut out.0) {
                     Ok(Some(head)) => break head,
                     Ok(None) if client.buf.len() >= client.max_head => {
-                        let _ = write_local(
-                            &mut client,
-                            &head_error(HeadError::TooManyHeaders),
-                            false,
-                            false,
-                        )
-                        .await;
+                        let too_large = head_error(HeadError::TooManyHeaders);
+                        let _ = Box::pin(write_local(&mut client, &too_large, false, false)).await;
                         return;
                     }
                     Ok(None) => {}
                     Err(error) => {
-                        let _ = write_local(&mut client, &head_error(error), false, false).await;
+                        let refused = head_error(error);
+                        let _ = Box::pin(write_local(&mut client, &refused, false, false)).await;
                         return;
                     }
                 }
@@ -146,7 +145,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watc
                 Ok(_) => {}
             }
         };
-        let keep_alive = exchange(&shared, &mut client, head, &replica_head.0).await;
+        let Some(out) = replica_head.take() else {
+            return; // a head was parsed into it
+        };
+        // Boxed: the exchange's future is large, and unboxed it would be part of every
+        // connection's task, idle or not (about 3 KiB each).
+        let keep_alive = Box::pin(exchange(&shared, &mut client, head, &out.0)).await;
+        drop(out);
         if !keep_alive || *stop.borrow() {
             return;
         }
@@ -494,5 +499,32 @@ impl Body for ClientBody<'_> {
 
     fn is_end_stream(&self) -> bool {
         self.state.is_done()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection's task holds this future: it must stay small (the exchange is boxed).
+    #[test]
+    fn a_connection_future_is_small() {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let config = crate::GatewayConfig::new(vec![crate::ServiceConfig::new("svc")]);
+        let (gateway, _wakeups) = crate::Gateway::new(config, &mut registry).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (_stop, stopping) = watch::channel(false);
+            let future = serve(gateway.shared.clone(), stream, stopping);
+            let size = std::mem::size_of_val(&future);
+            assert!(size <= 1024, "{size} bytes");
+        });
     }
 }
