@@ -243,11 +243,11 @@ async fn proxy(
     };
     let (mut ticket, upstream) = admitted.map_err(|r| (r, no_body))?;
     let mut sink = Lines(Out::new());
-    let forwarded = if no_body {
+    let (forwarded, body_read) = if no_body {
         let mut req = Outgoing::new(replica_head, NoBody, false, head.is_head);
         let forwarding = forward(&mut ticket, upstream, &mut req, &mut sink);
         tokio::select! {
-            forwarded = forwarding => forwarded.map_err(|r| (r, true)),
+            forwarded = forwarding => (forwarded.map_err(|r| (r, true)), true),
             // Gone while waiting: drop the request (and its slot).
             () = client.gone() => return Ok(false),
         }
@@ -265,11 +265,13 @@ async fn proxy(
         let mut req = Outgoing::new(replica_head, body, false, head.is_head);
         let forwarded = forward(&mut ticket, upstream, &mut req, &mut sink).await;
         let body_read = req.body.state.is_done();
-        forwarded.map_err(|r| (r, body_read))
+        (forwarded.map_err(|r| (r, body_read)), body_read)
     };
     let (answer, conn, upstream) = forwarded?;
     service.metrics.answered(answer.status.as_u16());
-    let done = respond(client, head, answer, sink, conn, &upstream).await;
+    // A replica may answer before the whole body was sent; what the client still sends of
+    // it would be taken for its next request, so the connection closes after this one.
+    let done = respond(client, head, body_read, answer, sink, conn, &upstream).await;
     drop(ticket);
     Ok(done)
 }
@@ -279,6 +281,7 @@ async fn proxy(
 async fn respond(
     client: &mut Client,
     request: &RequestHead,
+    body_read: bool,
     answer: Answer,
     sink: Lines,
     mut conn: Conn,
@@ -287,7 +290,8 @@ async fn respond(
     // The replica's chunked body goes as it is to an HTTP/1.1 client; an HTTP/1.0 client gets
     // its data, delimited by closing the connection, as does any close-delimited body.
     let raw = !(request.http10 && answer.framing == Framing::Chunked);
-    let keep_alive = request.keep_alive && raw && answer.framing != Framing::UntilClose;
+    let keep_alive =
+        request.keep_alive && body_read && raw && answer.framing != Framing::UntilClose;
     let mut out = sink.0;
     let mut status_line = Out::new();
     write_status_line(&mut status_line.0, answer.status);

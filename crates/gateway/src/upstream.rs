@@ -133,24 +133,39 @@ impl Conn {
             });
         }
         req.first = None;
-        if !req.ended {
-            self.send_body(&mut req.body, req.chunked).await?;
+        let early = if !req.ended {
+            self.send_body(&mut req.body, req.chunked, req.is_head)
+                .await?
         } else if req.chunked {
-            self.write(&[LAST_CHUNK], &mut 0)
-                .await
-                .map_err(|e| SendError::Failed(e.into()))?;
+            self.write_or_answer(&[LAST_CHUNK], req.is_head).await?
+        } else {
+            false
+        };
+        let mut answer = self.read_head(req.is_head, sink).await?;
+        if early {
+            // The rest of the request is not sent: this connection is out of step.
+            answer.keep_alive = false;
         }
-        self.read_head(req.is_head, sink).await
+        Ok(answer)
     }
 
+    /// Stream the rest of the body; `true` if the replica answered before it was all sent
+    /// (as a replica refusing a large upload does), which ends the sending.
     async fn send_body<B: RequestBodyLike>(
         &mut self,
         body: &mut B,
         chunked: bool,
-    ) -> Result<(), SendError> {
+        is_head: bool,
+    ) -> Result<bool, SendError> {
         let mut size = Vec::new();
         loop {
-            let frame = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await;
+            let frame = poll_fn(|cx| {
+                if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
+                    return Poll::Ready(Ok(frame));
+                }
+                self.poll_answer(cx, is_head).map(|r| r.map(|()| None))
+            })
+            .await?;
             let data = match frame {
                 None => break,
                 Some(frame) => match frame_data(frame)? {
@@ -158,22 +173,61 @@ impl Conn {
                     None => continue,
                 },
             };
-            let mut written = 0;
-            let sent = if chunked {
+            let early = if chunked {
                 size.clear();
                 chunk_header(data.len(), &mut size);
-                self.write(&[&size, &data, b"\r\n"], &mut written).await
+                self.write_or_answer(&[&size, &data, b"\r\n"], is_head)
+                    .await?
             } else {
-                self.write(&[&data], &mut written).await
+                self.write_or_answer(&[&data], is_head).await?
             };
-            sent.map_err(|e| SendError::Failed(e.into()))?;
+            if early {
+                return Ok(true);
+            }
         }
         if chunked {
-            self.write(&[LAST_CHUNK], &mut 0)
-                .await
-                .map_err(|e| SendError::Failed(e.into()))?;
+            return self.write_or_answer(&[LAST_CHUNK], is_head).await;
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// Write `parts`, unless the replica answers first (`true`).
+    async fn write_or_answer(&mut self, parts: &[&[u8]], is_head: bool) -> Result<bool, SendError> {
+        let mut written = 0;
+        poll_fn(
+            |cx| match poll_write_all(&self.stream, cx, parts, &mut written) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(false)),
+                Poll::Ready(Err(error)) => Poll::Ready(Err(SendError::Failed(error.into()))),
+                Poll::Pending => self.poll_answer(cx, is_head).map(|r| r.map(|()| true)),
+            },
+        )
+        .await
+    }
+
+    /// Ready once a final response head is in the buffer (interim ones are dropped), while
+    /// the request is still being sent.
+    fn poll_answer(&mut self, cx: &mut Context<'_>, is_head: bool) -> Poll<Result<(), SendError>> {
+        loop {
+            if !self.buf.is_empty() {
+                match parse_response(self.buf.pending(), is_head, &mut Ignore) {
+                    Err(error) => return Poll::Ready(Err(SendError::Failed(error.into()))),
+                    Ok(Some(head)) if head.status < 200 => {
+                        self.buf.consume(head.len);
+                        continue;
+                    }
+                    Ok(Some(_)) => return Poll::Ready(Ok(())),
+                    Ok(None) => {}
+                }
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => {
+                    let closed = "the replica closed the connection before its response head";
+                    return Poll::Ready(Err(SendError::Failed(closed.into())));
+                }
+                Ok(_) => {}
+                Err(error) => return Poll::Ready(Err(SendError::Failed(error.into()))),
+            }
+        }
     }
 
     /// Read the response head, skipping interim (1xx) ones.
@@ -276,6 +330,13 @@ pub(crate) enum SendError {
     BodyTooLarge(u64),
     /// Failed after the request, or part of it, was written.
     Failed(BoxError),
+}
+
+/// Drops header fields (a head looked at, not yet taken).
+struct Ignore;
+
+impl HeaderSink for Ignore {
+    fn header(&mut self, _: &[u8], _: &[u8]) {}
 }
 
 impl HeaderSink for HeaderMap {

@@ -283,3 +283,40 @@ async fn request_bodies_are_framed_by_length_or_chunked() {
         .collect();
     assert_eq!(data, "hello world");
 }
+
+#[tokio::test]
+async fn a_replica_answering_before_the_body_is_all_sent_is_passed_on() {
+    let gw = TestGateway::start(svc()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0);
+            seen.extend_from_slice(&buf[..n]);
+        }
+        // Refuses the body at once; then neither reads on nor closes.
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big\n";
+        stream.write_all(answer).await.expect("write");
+        tokio::time::sleep(PATIENCE * 2).await;
+    });
+    gw.ready_replica("svc", addr);
+    let (tx, rx) = mpsc::channel(1);
+    let req = Request::post("/")
+        .header("host", "svc.localhost")
+        .body(TestBody::Channel(rx))
+        .unwrap();
+    tx.send(Bytes::from_static(b"the start of a body that never ends"))
+        .await
+        .unwrap();
+    let reply = read(send(gw.addr, req).await).await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.body.as_str()),
+        (413, "too big\n")
+    );
+    eventually("the slot released", || gw.in_flight() == 0).await;
+    drop(tx);
+}
