@@ -8,6 +8,9 @@
 //!    a byte was written moves the request to another replica, nothing else is retried;
 //! 5. **respond** — the replica's response streams back; its body carries the request's ticket,
 //!    which releases the slot when the body ends or the client goes away.
+//!
+//! [`handle`] is that path for requests hyper parsed (HTTP/2 clients); HTTP/1 clients take
+//! it in `client_h1`, through the same [`admit`] and [`forward`].
 
 use std::sync::Arc;
 
