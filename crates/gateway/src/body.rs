@@ -12,8 +12,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use crate::h1::body::BodyState;
+use crate::h1::head::Framing;
 use crate::service::Ticket;
 use crate::upstream::{Conn, Upstream};
+
+/// Errors of bodies in either direction.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The request body exceeded the service's limit.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +47,7 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -89,12 +94,12 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             ResponseBody::Proxied(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Local(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
@@ -103,14 +108,14 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ResponseBody::Proxied(body) => body.inner.is_end_stream(),
+            ResponseBody::Proxied(body) => body.is_end_stream(),
             ResponseBody::Local(data) => data.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ResponseBody::Proxied(body) => body.inner.size_hint(),
+            ResponseBody::Proxied(body) => body.size_hint(),
             ResponseBody::Local(data) => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
@@ -118,11 +123,12 @@ impl Body for ResponseBody {
     }
 }
 
-/// A replica's response body; finishing it releases the request's slot and pools the connection.
-///
-/// It also drives the connection the body arrives on (see the `upstream` module).
+/// A replica's response body, read from its connection; finishing it releases the request's
+/// slot and pools the connection.
 pub struct ProxiedBody {
-    inner: Incoming,
+    state: BodyState,
+    /// The replica keeps the connection after this response.
+    keep_alive: bool,
     done: Option<Finish>,
 }
 
@@ -135,6 +141,7 @@ struct Finish {
 impl std::fmt::Debug for ProxiedBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProxiedBody")
+            .field("state", &self.state)
             .field("finished", &self.done.is_none())
             .finish()
     }
@@ -142,83 +149,116 @@ impl std::fmt::Debug for ProxiedBody {
 
 impl ProxiedBody {
     pub(crate) fn new(
-        inner: Incoming,
+        framing: Framing,
+        keep_alive: bool,
         ticket: Ticket,
         conn: Conn,
         upstream: Arc<Upstream>,
     ) -> Self {
         let mut body = ProxiedBody {
-            inner,
+            state: BodyState::new(framing),
+            keep_alive,
             done: Some(Finish {
                 ticket,
                 conn,
                 upstream,
             }),
         };
-        if body.inner.is_end_stream() {
-            body.finish(true);
+        if body.state.is_done() {
+            body.finish();
         }
         body
     }
 
-    /// Release the slot; pool the connection only if the response was read to its end.
-    fn finish(&mut self, complete: bool) {
+    /// Release the slot; pool the connection only if its response was read to the end.
+    fn finish(&mut self) {
         if let Some(Finish {
             ticket,
             conn,
             upstream,
         }) = self.done.take()
         {
-            if complete {
+            if self.state.is_done() && self.keep_alive {
                 upstream.checkin(conn);
             }
             drop(ticket);
         }
     }
+
+    /// A failure ends the body; the connection is closed.
+    fn fail(&mut self, error: BoxError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.keep_alive = false;
+        self.finish();
+        Poll::Ready(Some(Err(error)))
+    }
 }
 
 impl Body for ProxiedBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
-        // The connection is driven from here: its reads feed `inner`.
-        if polled.is_pending()
-            && let Some(done) = &mut self.done
-        {
-            let _closed = done.conn.poll_drive(cx);
-            polled = Pin::new(&mut self.inner).poll_frame(cx);
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            let Some(done) = &mut this.done else {
+                return Poll::Ready(None);
+            };
+            let conn = &mut done.conn;
+            if !conn.buf.is_empty() {
+                let step = match this.state.decode(conn.buf.pending()) {
+                    Ok(step) => step,
+                    Err(error) => return this.fail(error.into()),
+                };
+                let data = Bytes::copy_from_slice(conn.buf.slice(step.data));
+                conn.buf.consume(step.consumed);
+                if this.state.is_done() {
+                    this.finish();
+                }
+                if !data.is_empty() {
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                if this.done.is_none() {
+                    return Poll::Ready(None);
+                }
+                continue;
+            }
+            match std::task::ready!(conn.poll_fill(cx)) {
+                Ok(0) => {
+                    return match this.state.end_of_stream() {
+                        Ok(()) => {
+                            // Closed by the replica: nothing to pool.
+                            this.keep_alive = false;
+                            this.finish();
+                            Poll::Ready(None)
+                        }
+                        Err(truncated) => this.fail(truncated.into()),
+                    };
+                }
+                Ok(_) => {}
+                Err(error) => return this.fail(error.into()),
+            }
         }
-        let result = match polled {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(result) => result,
-        };
-        match &result {
-            None => self.finish(true),
-            Some(Err(_)) => self.finish(false),
-            Some(Ok(_)) if self.inner.is_end_stream() => self.finish(true),
-            Some(Ok(_)) => {}
-        }
-        Poll::Ready(result)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.done.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.state {
+            BodyState::Done => SizeHint::with_exact(0),
+            BodyState::Length(left) => SizeHint::with_exact(*left),
+            BodyState::Chunked(_) | BodyState::UntilClose => SizeHint::default(),
+        }
     }
 }
 
 impl Drop for ProxiedBody {
     fn drop(&mut self) {
-        // Dropped before its end: the client went away, or hyper saw the end without polling.
-        let complete = self.inner.is_end_stream();
-        self.finish(complete);
+        // Dropped before its end (the client went away): the connection is closed.
+        self.finish();
     }
 }

@@ -74,13 +74,18 @@
 
 mod balance;
 mod body;
+mod buffer;
+mod client_h1;
 mod config;
+mod h1;
 mod metrics;
 mod observe;
 mod proxy;
+mod reject;
 mod route;
 mod server;
 mod service;
+mod sock;
 mod stats;
 mod upstream;
 mod wake;
@@ -100,7 +105,7 @@ pub use config::{
     DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig, validate,
 };
 pub use observe::{Observations, ReplicaObservation, ServiceObservation};
-pub use proxy::REASON_HEADER;
+pub use reject::REASON_HEADER;
 pub use service::{Drained, ReplicaId, ReplicaState};
 pub use wake::{Wakeup, Wakeups};
 

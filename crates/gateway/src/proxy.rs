@@ -8,25 +8,28 @@
 //!    a byte was written moves the request to another replica, nothing else is retried;
 //! 5. **respond** — the replica's response streams back; its body carries the request's ticket,
 //!    which releases the slot when the body ends or the client goes away.
+//!
+//! [`handle`] is that path for requests hyper parsed (HTTP/2 clients); HTTP/1 clients take
+//! it in `client_h1`, through the same [`admit`] and [`forward`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
 use hyper::body::{Body, Incoming};
 
 use crate::Shared;
-use crate::body::{BodyTooLarge, ProxiedBody, RequestBody, ResponseBody};
+use crate::body::{ProxiedBody, RequestBody, ResponseBody};
+use crate::buffer::Out;
+use crate::h1::head::{HeaderSink, write_decimal, write_header};
+use crate::reject::{Local, REASON_HEADER, Rejection};
 use crate::service::{Admission, Service, Ticket};
-use crate::upstream::{Conn, Upstream};
+use crate::upstream::{Answer, Conn, Outgoing, RequestBodyLike, SendError, Upstream};
 
 /// A connect, or a stale pooled connection, plus two retries elsewhere.
 const MAX_ATTEMPTS: u32 = 3;
-
-/// Header naming why the gateway answered a request itself.
-pub const REASON_HEADER: &str = "x-ebb-reason";
 
 /// Answer one client request.
 pub(crate) async fn handle(gateway: &Shared, req: Request<Incoming>) -> Response<ResponseBody> {
@@ -43,13 +46,13 @@ pub(crate) async fn handle(gateway: &Shared, req: Request<Incoming>) -> Response
     else {
         gateway.metrics.unrouted.inc();
         let body = gateway.router.not_found_body(host, path);
-        return local(StatusCode::NOT_FOUND, "unknown-service", body, false);
+        return local(Local::new(StatusCode::NOT_FOUND, "unknown-service", body));
     };
     let response = match proxy(service, req).await {
         Ok(response) => response,
         Err(rejection) => {
             service.metrics.rejected(rejection.label());
-            rejection.into_response(&service.name)
+            local(rejection.into_local(&service.name))
         }
     };
     service.metrics.answered(response.status().as_u16());
@@ -65,6 +68,32 @@ async fn proxy(
         return Err(Rejection::BodyTooLarge { limit });
     }
 
+    let (mut ticket, upstream) = admit(service).await?;
+
+    let (parts, body) = req.into_parts();
+    let mut head = Out::new();
+    let chunked = request_head(&parts, &body, &mut head.0);
+    let is_head = parts.method == http::Method::HEAD;
+    let mut request = Outgoing::new(&head.0, RequestBody::new(body, limit), chunked, is_head);
+    let mut headers = HeaderMap::new();
+    let (answer, conn, upstream) =
+        forward(&mut ticket, upstream, &mut request, &mut headers).await?;
+    drop(head);
+
+    let mut response = Response::new(ResponseBody::Proxied(ProxiedBody::new(
+        answer.framing,
+        answer.keep_alive,
+        ticket,
+        conn,
+        upstream,
+    )));
+    *response.status_mut() = answer.status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// A replica for a request to `service` now, or after waiting in its queue.
+pub(crate) async fn admit(service: &Arc<Service>) -> Result<(Ticket, Arc<Upstream>), Rejection> {
     let (mut ticket, admission) = service.admit();
     let upstream = match admission {
         Admission::Assigned(upstream) => upstream,
@@ -88,49 +117,50 @@ async fn proxy(
             }
         }
     };
-
-    let req = upstream_request(req, limit);
-    let (response, conn, upstream) = forward(&mut ticket, upstream, req).await?;
-
-    let (mut parts, body) = response.into_parts();
-    strip_hop_by_hop(&mut parts.headers);
-    let body = ProxiedBody::new(body, ticket, conn, upstream);
-    Ok(Response::from_parts(parts, ResponseBody::Proxied(body)))
+    Ok((ticket, upstream))
 }
 
-/// Send `req` to `upstream`, moving it to another replica only while nothing was sent.
-async fn forward(
+/// Send `req` to `upstream`, moving it to another replica only while nothing was sent. The
+/// response's header fields go to `sink`.
+pub(crate) async fn forward<B: RequestBodyLike>(
     ticket: &mut Ticket,
     mut upstream: Arc<Upstream>,
-    mut req: Request<RequestBody>,
-) -> Result<(Response<Incoming>, Conn, Arc<Upstream>), Rejection> {
+    req: &mut Outgoing<'_, B>,
+    sink: &mut impl HeaderSink,
+) -> Result<(Answer, Conn, Arc<Upstream>), Rejection> {
     let response_timeout = ticket.service().limits.response_timeout;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match upstream.checkout().await {
+        let conn = match upstream.take_idle() {
+            Some(conn) => Ok(conn),
+            None => upstream.connect().await,
+        };
+        let failure = match conn {
             Err(error) => error.to_string(),
             Ok(mut conn) => {
-                match tokio::time::timeout(response_timeout, conn.send(req)).await {
-                    Ok(Ok(response)) => return Ok((response, conn, upstream)),
+                let sent = conn.send(req, sink);
+                match tokio::time::timeout(response_timeout, sent).await {
+                    Ok(Ok(answer)) => return Ok((answer, conn, upstream)),
                     Err(_) => {
                         return Err(Rejection::ResponseTimeout {
                             addr: upstream.addr.to_string(),
                             timeout: response_timeout,
                         });
                     }
-                    Ok(Err(mut error)) => match error.take_message() {
-                        None => return Err(Rejection::after_send(&upstream, error.into_error())),
-                        Some(back) => {
-                            req = back;
-                            if conn.reused && attempt < MAX_ATTEMPTS {
-                                // The replica closed an idle connection; not its failure.
-                                upstream.clear_idle();
-                                continue;
-                            }
-                            error.into_error().to_string()
+                    Ok(Err(SendError::BodyTooLarge(limit))) => {
+                        return Err(Rejection::BodyTooLarge { limit });
+                    }
+                    Ok(Err(SendError::Failed(error))) => {
+                        return Err(Rejection::after_send(&upstream, error));
+                    }
+                    Ok(Err(SendError::Unsent(error))) => {
+                        if conn.reused && attempt < MAX_ATTEMPTS {
+                            // The replica closed an idle connection; not its failure.
+                            continue;
                         }
-                    },
+                        error.to_string()
+                    }
                 }
             }
         };
@@ -155,46 +185,77 @@ async fn forward(
     }
 }
 
-/// The client's request as a replica should see it: HTTP/1.1, origin-form, no hop-by-hop headers.
-fn upstream_request(req: Request<Incoming>, limit: u64) -> Request<RequestBody> {
-    let (mut parts, body) = req.into_parts();
-    if parts.uri.authority().is_some() {
-        if !parts.headers.contains_key(header::HOST)
-            && let Some(authority) = parts.uri.authority()
-            && let Ok(value) = HeaderValue::from_str(authority.as_str())
-        {
-            parts.headers.insert(header::HOST, value);
+/// Write the head a replica gets for the client's request: origin-form, HTTP/1.1, no
+/// hop-by-hop headers, a Host, and framing from the body's known length (chunked when
+/// unknown). Returns whether the body is to be sent chunked.
+fn request_head(parts: &Parts, body: &Incoming, out: &mut Vec<u8>) -> bool {
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    match parts.uri.path_and_query().map(|pq| pq.as_str()) {
+        Some(target) if !target.is_empty() => {
+            if !target.starts_with('/') && target != "*" {
+                out.push(b'/');
+            }
+            out.extend_from_slice(target.as_bytes());
         }
-        let origin = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        parts.uri = Uri::try_from(origin).unwrap_or_else(|_| Uri::from_static("/"));
+        _ => out.push(b'/'),
     }
-    parts.version = Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
-    Request::from_parts(parts, RequestBody::new(body, limit))
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let listed = connection_listed(&parts.headers);
+    for (name, value) in &parts.headers {
+        if is_hop_by_hop(name)
+            || name == header::CONTENT_LENGTH
+            || name == header::EXPECT
+            || listed.iter().any(|l| l.eq_ignore_ascii_case(name.as_str()))
+        {
+            continue;
+        }
+        write_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        write_header(out, b"host", authority.as_str().as_bytes());
+    }
+    let chunked = match body.size_hint().exact() {
+        // Say "0" only where the client did: a GET has no length.
+        Some(0) if !parts.headers.contains_key(header::CONTENT_LENGTH) => false,
+        Some(n) => {
+            out.extend_from_slice(b"content-length: ");
+            write_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+            false
+        }
+        None => {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            true
+        }
+    };
+    out.extend_from_slice(b"\r\n");
+    chunked
 }
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages have none: look before touching the map.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    if let Some(connection) = headers.remove(header::CONNECTION)
-        && let Ok(listed) = connection.to_str()
-    {
-        for name in listed.split(',') {
-            if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
-                headers.remove(name);
+/// Header names a Connection header lists besides `close` and `keep-alive`; empty for almost
+/// every message, without allocating.
+fn connection_listed(headers: &HeaderMap) -> Vec<&str> {
+    let mut listed = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for token in value.split(',').map(str::trim) {
+            if !token.is_empty()
+                && !token.eq_ignore_ascii_case("close")
+                && !token.eq_ignore_ascii_case("keep-alive")
+            {
+                listed.push(token);
             }
         }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
+    listed
 }
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     header::TE,
@@ -212,142 +273,17 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// An answer of the gateway's own, with a reason a program can read.
-fn local(
-    status: StatusCode,
-    reason: &'static str,
-    message: String,
-    retry_after: bool,
-) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::text(Bytes::from(message + "\n")));
-    *response.status_mut() = status;
+fn local(local: Local) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::text(Bytes::from(local.message)));
+    *response.status_mut() = local.status;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    headers.insert(REASON_HEADER, HeaderValue::from_static(reason));
-    if retry_after {
+    headers.insert(REASON_HEADER, HeaderValue::from_static(local.reason));
+    if local.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
-}
-
-/// Why the gateway answered instead of a replica.
-#[derive(Debug)]
-enum Rejection {
-    BodyTooLarge {
-        limit: u64,
-    },
-    QueueFull {
-        depth: u32,
-    },
-    NoReadyReplica {
-        waited: Duration,
-    },
-    NoFreeSlot {
-        waited: Duration,
-        container_concurrency: u32,
-    },
-    Unreachable {
-        addr: String,
-        failure: String,
-    },
-    AfterSend {
-        addr: String,
-        failure: String,
-    },
-    ResponseTimeout {
-        addr: String,
-        timeout: Duration,
-    },
-}
-
-impl Rejection {
-    fn after_send(upstream: &Upstream, error: hyper::Error) -> Rejection {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(e) = source {
-            if let Some(too_large) = e.downcast_ref::<BodyTooLarge>() {
-                return Rejection::BodyTooLarge {
-                    limit: too_large.limit,
-                };
-            }
-            source = e.source();
-        }
-        Rejection::AfterSend {
-            addr: upstream.addr.to_string(),
-            failure: error.to_string(),
-        }
-    }
-
-    /// Bounded label for metrics and the reason header.
-    fn label(&self) -> &'static str {
-        match self {
-            Rejection::BodyTooLarge { .. } => "body-too-large",
-            Rejection::QueueFull { .. } => "queue-full",
-            Rejection::NoReadyReplica { .. } => "no-ready-replica",
-            Rejection::NoFreeSlot { .. } => "no-free-slot",
-            Rejection::Unreachable { .. } => "replica-unreachable",
-            Rejection::AfterSend { .. } => "replica-failed",
-            Rejection::ResponseTimeout { .. } => "response-timeout",
-        }
-    }
-
-    fn into_response(self, service: &str) -> Response<ResponseBody> {
-        let label = self.label();
-        let (status, retry, message) = match self {
-            Rejection::BodyTooLarge { limit } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                false,
-                format!(
-                    "request body for service {service:?} exceeds maxRequestBodyBytes ({limit} bytes)"
-                ),
-            ),
-            Rejection::QueueFull { depth } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                true,
-                format!(
-                    "service {service:?} is overloaded: its queue is full ({depth} requests waiting, queueDepth {depth})"
-                ),
-            ),
-            Rejection::NoReadyReplica { waited } => (
-                StatusCode::GATEWAY_TIMEOUT,
-                false,
-                format!(
-                    "service {service:?} has no ready replica: none became ready within queueTimeout ({waited:?})"
-                ),
-            ),
-            Rejection::NoFreeSlot {
-                waited,
-                container_concurrency,
-            } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                true,
-                format!(
-                    "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within queueTimeout ({waited:?})"
-                ),
-            ),
-            Rejection::Unreachable { addr, failure } => (
-                StatusCode::BAD_GATEWAY,
-                false,
-                format!(
-                    "service {service:?}: replica {addr} is unreachable ({failure}) and no other replica could take the request"
-                ),
-            ),
-            Rejection::AfterSend { addr, failure } => (
-                StatusCode::BAD_GATEWAY,
-                false,
-                format!(
-                    "service {service:?}: replica {addr} failed after the request was sent ({failure}); not retried"
-                ),
-            ),
-            Rejection::ResponseTimeout { addr, timeout } => (
-                StatusCode::GATEWAY_TIMEOUT,
-                false,
-                format!(
-                    "service {service:?}: replica {addr} sent no response headers within responseTimeout ({timeout:?})"
-                ),
-            ),
-        };
-        local(status, label, message, retry)
-    }
 }

@@ -1,21 +1,17 @@
 //! Connections to one replica: a LIFO pool of idle HTTP/1.1 keep-alive connections.
 //!
-//! The pool is ours rather than hyper-util's for two reasons:
+//! A request is only written once a connection exists, so a refused connect leaves it in the
+//! gateway's hands, free to go to another replica. A pooled connection is not watched while
+//! idle; one the replica closed meanwhile (its process was killed, its keep-alive timeout
+//! passed) is found out when it is taken: a read that does not block means the replica sent
+//! its end of stream (or something unasked), and the connection is dropped before a byte of
+//! the request is written. Checking costs nothing when tokio already knows the socket is
+//! quiet, and one `read` that returns `EAGAIN` otherwise.
 //!
-//! - a request is only handed to hyper once a connection exists, so a refused connect leaves it
-//!   in our hands, and `try_send_request` gives it back if the connection died before a byte
-//!   was written: both can go to another replica (retry only where nothing was sent);
-//! - a connection is driven by the task of the request using it (hyper's `Connection` future is
-//!   polled alongside the response and its body) instead of by a task of its own. A proxied
-//!   request then runs in one task from the client's socket to the replica's and back, with no
-//!   hand-offs between tasks — the cheapest path tokio offers.
+//! The read buffer goes back to the thread's pool while the connection is idle.
 //!
-//! An idle connection is not polled; one the replica closed meanwhile (its process was killed,
-//! say) is found out when it is next used: hyper reads the end of stream before it writes, and
-//! the request comes back unsent, free to go elsewhere. hyper hands a request still queued on
-//! a connection that ended cleanly back only when its `Connection` is dropped, so a driver that
-//! has returned is dropped at once; kept, the request would wait on a closed connection until
-//! `responseTimeout`.
+//! [`Conn::send`] writes a request head (made by the proxy) and streams the client's body,
+//! then reads the response head; the response body is read by `body::ProxiedBody`.
 
 use std::future::poll_fn;
 use std::io;
@@ -26,124 +22,331 @@ use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::{TrySendError, http1};
-use hyper_util::rt::TokioIo;
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::body::{Body, Frame};
 use tokio::net::TcpStream;
 
-use crate::body::RequestBody;
+use crate::body::{BodyTooLarge, BoxError};
+use crate::buffer::ReadBuf;
+use crate::h1::chunked::{LAST_CHUNK, chunk_header};
+use crate::h1::head::{BadResponse, Framing, HeaderSink, parse_response};
+use crate::sock::{poll_fill, poll_write_all};
 
 /// Replicas are local or in-cluster; a connect that takes longer is as good as refused.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most bytes read ahead from a replica: a response head must fit, body bytes are passed on
+/// before more are read.
+pub(crate) const MAX_READ: usize = 64 * 1024;
 
-/// hyper's state machine for one connection. Boxed: it is large, and a `Conn` moves in and
-/// out of the pool.
-type Driver = Pin<Box<http1::Connection<TokioIo<TcpStream>, RequestBody>>>;
-
-/// One connection to a replica: the handle to send on and the state machine that does the I/O.
+/// One connection to a replica.
 pub(crate) struct Conn {
-    sender: http1::SendRequest<RequestBody>,
-    /// `None` once the connection has closed (see the module docs for why it is dropped).
-    driver: Option<Driver>,
-    /// Came from the pool (it may have been closed by the replica while idle).
+    stream: TcpStream,
+    /// Bytes the replica sent that have not been passed on.
+    pub(crate) buf: ReadBuf,
+    /// Came from the pool.
     pub(crate) reused: bool,
 }
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("closed", &self.is_closed())
+            .field("reused", &self.reused)
+            .field("buffered", &self.buf.len())
             .finish()
     }
 }
 
-/// Do whatever I/O the connection can do now. Ready once it is closed, and its driver dropped.
-fn drive(driver: &mut Option<Driver>, cx: &mut Context<'_>) -> Poll<()> {
-    let Some(running) = driver else {
-        return Poll::Ready(());
-    };
-    let result = std::task::ready!(running.as_mut().poll(cx));
-    if let Err(error) = result {
-        tracing::debug!(%error, "Upstream connection ended with an error.");
-    }
-    // A request still queued on it is answered now, with the request given back.
-    *driver = None;
-    Poll::Ready(())
-}
-
 impl Conn {
-    /// A connection over `stream`, which is connected to a replica.
-    async fn handshake(stream: TcpStream) -> io::Result<Conn> {
-        let (sender, driver) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
-        Ok(Conn {
-            sender,
-            driver: Some(Box::pin(driver)),
+    fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: ReadBuf::default(),
             reused: false,
-        })
-    }
-
-    fn is_closed(&self) -> bool {
-        self.driver.is_none()
-    }
-
-    /// Do whatever I/O the connection can do now. Ready once the connection is closed.
-    pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        drive(&mut self.driver, cx)
-    }
-
-    /// Send `req`, driving the connection until the response head arrives.
-    ///
-    /// A connection that closes before it has taken `req` gives it back in the error
-    /// ([`TrySendError::take_message`]): nothing was written, it may go to another connection.
-    pub(crate) async fn send(
-        &mut self,
-        req: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
-        let mut response = std::pin::pin!(self.sender.try_send_request(req));
-        let driver = &mut self.driver;
-        poll_fn(|cx| {
-            if let Poll::Ready(result) = response.as_mut().poll(cx) {
-                return Poll::Ready(result);
-            }
-            match drive(driver, cx) {
-                // Its driver is dropped: hyper has answered the request, one way or another.
-                Poll::Ready(()) => response.as_mut().poll(cx),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
-    }
-
-    /// Like [`ready`](Self::ready), giving up after `limit`; a timer only if not ready at once.
-    async fn ready_within(&mut self, limit: Duration) -> bool {
-        let mut ready = std::pin::pin!(self.ready());
-        match poll_fn(|cx| Poll::Ready(ready.as_mut().poll(cx))).await {
-            Poll::Ready(ready) => ready,
-            Poll::Pending => tokio::time::timeout(limit, ready).await.unwrap_or(false),
         }
     }
 
-    /// Drive the connection until it can take a request; `false` if it is closed.
-    async fn ready(&mut self) -> bool {
-        poll_fn(|cx| {
-            if self.is_closed() {
-                return Poll::Ready(false);
+    /// An idle connection is usable if reading it would block: the replica neither closed it
+    /// nor sent anything unasked.
+    fn is_quiet(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// Write `parts`; see [`poll_write_all`] for `written`.
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        parts: &[&[u8]],
+        written: &mut usize,
+    ) -> Poll<io::Result<()>> {
+        poll_write_all(&self.stream, cx, parts, written)
+    }
+
+    /// Read more of the response into [`buf`](Self::buf); `Ok(0)` at end of stream.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        poll_fill(&self.stream, &mut self.buf, MAX_READ, cx)
+    }
+
+    async fn write(&self, parts: &[&[u8]], written: &mut usize) -> io::Result<()> {
+        poll_fn(|cx| self.poll_write(cx, parts, written)).await
+    }
+
+    /// Send `req` and read the response head; the response body is left in the connection.
+    ///
+    /// The body's first chunk, when the client has already sent it, goes out with the head in
+    /// one write (and a body over the limit is found before anything is sent).
+    pub(crate) async fn send<B: RequestBodyLike>(
+        &mut self,
+        req: &mut Outgoing<'_, B>,
+        sink: &mut impl HeaderSink,
+    ) -> Result<Answer, SendError> {
+        if !req.polled {
+            req.polled = true;
+            let first = poll_fn(|cx| Poll::Ready(Pin::new(&mut req.body).poll_frame(cx))).await;
+            match first {
+                Poll::Ready(None) => req.ended = true,
+                Poll::Ready(Some(frame)) => req.first = frame_data(frame)?,
+                Poll::Pending => {}
             }
-            if self.sender.is_ready() {
-                return Poll::Ready(true);
+        }
+        let mut size = Vec::new();
+        let mut parts: [&[u8]; 4] = [req.head, &[], &[], &[]];
+        let mut count = 1;
+        if let Some(data) = &req.first {
+            if req.chunked {
+                chunk_header(data.len(), &mut size);
+                parts[1..4].copy_from_slice(&[&size, data, b"\r\n"]);
+                count = 4;
+            } else {
+                parts[1] = data;
+                count = 2;
             }
-            let closed = self.poll_drive(cx).is_ready();
-            match self.sender.poll_ready(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(true),
-                Poll::Ready(Err(_)) => Poll::Ready(false),
-                Poll::Pending if closed => Poll::Ready(false),
-                Poll::Pending => Poll::Pending,
+        }
+        let mut written = 0;
+        if let Err(error) = self.write(&parts[..count], &mut written).await {
+            return Err(if written == 0 {
+                SendError::Unsent(error)
+            } else {
+                SendError::Failed(error.into())
+            });
+        }
+        req.first = None;
+        let early = if !req.ended {
+            self.send_body(&mut req.body, req.chunked, req.is_head)
+                .await?
+        } else if req.chunked {
+            self.write_or_answer(&[LAST_CHUNK], req.is_head).await?
+        } else {
+            false
+        };
+        let mut answer = self.read_head(req.is_head, sink).await?;
+        if early {
+            // The rest of the request is not sent: this connection is out of step.
+            answer.keep_alive = false;
+        }
+        Ok(answer)
+    }
+
+    /// Stream the rest of the body; `true` if the replica answered before it was all sent
+    /// (as a replica refusing a large upload does), which ends the sending.
+    async fn send_body<B: RequestBodyLike>(
+        &mut self,
+        body: &mut B,
+        chunked: bool,
+        is_head: bool,
+    ) -> Result<bool, SendError> {
+        let mut size = Vec::new();
+        loop {
+            let frame = poll_fn(|cx| {
+                if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
+                    return Poll::Ready(Ok(frame));
+                }
+                self.poll_answer(cx, is_head).map(|r| r.map(|()| None))
+            })
+            .await?;
+            let data = match frame {
+                None => break,
+                Some(frame) => match frame_data(frame)? {
+                    Some(data) => data,
+                    None => continue,
+                },
+            };
+            let early = if chunked {
+                size.clear();
+                chunk_header(data.len(), &mut size);
+                self.write_or_answer(&[&size, &data, b"\r\n"], is_head)
+                    .await?
+            } else {
+                self.write_or_answer(&[&data], is_head).await?
+            };
+            if early {
+                return Ok(true);
             }
-        })
+        }
+        if chunked {
+            return self.write_or_answer(&[LAST_CHUNK], is_head).await;
+        }
+        Ok(false)
+    }
+
+    /// Write `parts`, unless the replica answers first (`true`).
+    async fn write_or_answer(&mut self, parts: &[&[u8]], is_head: bool) -> Result<bool, SendError> {
+        let mut written = 0;
+        poll_fn(
+            |cx| match poll_write_all(&self.stream, cx, parts, &mut written) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(false)),
+                Poll::Ready(Err(error)) => Poll::Ready(Err(SendError::Failed(error.into()))),
+                Poll::Pending => self.poll_answer(cx, is_head).map(|r| r.map(|()| true)),
+            },
+        )
         .await
+    }
+
+    /// Ready once a final response head is in the buffer (interim ones are dropped), while
+    /// the request is still being sent.
+    fn poll_answer(&mut self, cx: &mut Context<'_>, is_head: bool) -> Poll<Result<(), SendError>> {
+        loop {
+            if !self.buf.is_empty() {
+                match parse_response(self.buf.pending(), is_head, &mut Ignore) {
+                    Err(error) => return Poll::Ready(Err(SendError::Failed(error.into()))),
+                    Ok(Some(head)) if head.status < 200 => {
+                        self.buf.consume(head.len);
+                        continue;
+                    }
+                    Ok(Some(_)) => return Poll::Ready(Ok(())),
+                    Ok(None) => {}
+                }
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => {
+                    let closed = "the replica closed the connection before its response head";
+                    return Poll::Ready(Err(SendError::Failed(closed.into())));
+                }
+                Ok(_) => {}
+                Err(error) => return Poll::Ready(Err(SendError::Failed(error.into()))),
+            }
+        }
+    }
+
+    /// Read the response head, skipping interim (1xx) ones.
+    async fn read_head(
+        &mut self,
+        is_head: bool,
+        sink: &mut impl HeaderSink,
+    ) -> Result<Answer, SendError> {
+        loop {
+            if !self.buf.is_empty() {
+                let parsed = parse_response(self.buf.pending(), is_head, sink)
+                    .map_err(|e| SendError::Failed(e.into()))?;
+                if let Some(head) = parsed {
+                    self.buf.consume(head.len);
+                    if head.status < 200 {
+                        continue;
+                    }
+                    let status = StatusCode::from_u16(head.status)
+                        .map_err(|_| SendError::Failed(BadResponse("invalid status").into()))?;
+                    return Ok(Answer {
+                        status,
+                        framing: head.framing,
+                        keep_alive: head.keep_alive,
+                    });
+                }
+            }
+            match poll_fn(|cx| self.poll_fill(cx)).await {
+                Ok(0) => {
+                    let closed = "the replica closed the connection before its response head";
+                    return Err(SendError::Failed(closed.into()));
+                }
+                Ok(_) => {}
+                Err(error) => return Err(SendError::Failed(error.into())),
+            }
+        }
+    }
+}
+
+/// A request body as [`Conn::send`] takes it: the client's, from hyper or read by the gateway.
+pub(crate) trait RequestBodyLike: Body<Data = Bytes, Error = BoxError> + Unpin {}
+
+impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> RequestBodyLike for B {}
+
+/// The data of a request body frame, if any (trailers are not passed on).
+fn frame_data(frame: Result<Frame<Bytes>, BoxError>) -> Result<Option<Bytes>, SendError> {
+    match frame {
+        Ok(frame) => Ok(frame.into_data().ok().filter(|d| !d.is_empty())),
+        Err(error) => Err(match error.downcast::<BodyTooLarge>() {
+            Ok(too_large) => SendError::BodyTooLarge(too_large.limit),
+            Err(error) => SendError::Failed(error),
+        }),
+    }
+}
+
+/// A request on its way to a replica: the head as the proxy wrote it, and the client's body.
+/// It survives a failed attempt that sent nothing, for the next one.
+pub(crate) struct Outgoing<'a, B> {
+    pub(crate) head: &'a [u8],
+    pub(crate) body: B,
+    /// The head says `transfer-encoding: chunked`.
+    pub(crate) chunked: bool,
+    pub(crate) is_head: bool,
+    /// The body was polled once before the head was written.
+    polled: bool,
+    /// What that poll gave, not sent yet.
+    first: Option<Bytes>,
+    /// That poll found the body's end.
+    ended: bool,
+}
+
+impl<'a, B> Outgoing<'a, B> {
+    pub(crate) fn new(head: &'a [u8], body: B, chunked: bool, is_head: bool) -> Self {
+        Outgoing {
+            head,
+            body,
+            chunked,
+            is_head,
+            polled: false,
+            first: None,
+            ended: false,
+        }
+    }
+}
+
+/// A replica's response head; its fields went to the caller's [`HeaderSink`].
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) framing: Framing,
+    /// The connection may carry another request once the body has been read.
+    pub(crate) keep_alive: bool,
+}
+
+/// Why [`Conn::send`] failed.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Not a byte of the request was written: it may go to another connection.
+    Unsent(io::Error),
+    /// The client's body went over the service's limit (this many bytes).
+    BodyTooLarge(u64),
+    /// Failed after the request, or part of it, was written.
+    Failed(BoxError),
+}
+
+/// Drops header fields (a head looked at, not yet taken).
+struct Ignore;
+
+impl HeaderSink for Ignore {
+    fn header(&mut self, _: &[u8], _: &[u8]) {}
+}
+
+impl HeaderSink for HeaderMap {
+    fn header(&mut self, name: &[u8], value: &[u8]) {
+        // httparse checked the syntax; `http` is stricter about a few bytes, skip those.
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
+            self.append(name, value);
+        }
     }
 }
 
@@ -170,9 +373,6 @@ fn shard() -> usize {
     SHARD.with(|shard| *shard)
 }
 
-/// Waiting for a pooled connection to be ready is bounded; a healthy one is ready at once.
-const READY_WAIT: Duration = Duration::from_secs(1);
-
 impl Upstream {
     pub(crate) fn new(addr: SocketAddr, max_idle: usize) -> Self {
         let idle = (0..SHARDS).map(|_| Mutex::new(Vec::new())).collect();
@@ -183,17 +383,30 @@ impl Upstream {
         }
     }
 
-    /// An idle pooled connection if one is usable, else a new one.
-    pub(crate) async fn checkout(&self) -> io::Result<Conn> {
+    /// A usable idle connection, if the pool has one.
+    pub(crate) fn take_idle(&self) -> Option<Conn> {
         while let Some(mut conn) = self.pop_idle() {
-            if conn.ready_within(READY_WAIT).await {
+            if conn.is_quiet() {
                 conn.reused = true;
-                return Ok(conn);
+                return Some(conn);
             }
         }
-        // Boxed: connecting is the rare path, and its future would otherwise enlarge every
-        // request's future (which hyper keeps allocated for each client connection).
-        match Box::pin(tokio::time::timeout(CONNECT_TIMEOUT, self.connect())).await {
+        None
+    }
+
+    /// A new connection. Boxed: connecting is the rare path, and its future would otherwise
+    /// enlarge every request's.
+    pub(crate) async fn connect(&self) -> io::Result<Conn> {
+        Box::pin(self.connect_unboxed()).await
+    }
+
+    async fn connect_unboxed(&self) -> io::Result<Conn> {
+        let connecting = async {
+            let stream = TcpStream::connect(self.addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Conn::new(stream))
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -202,24 +415,18 @@ impl Upstream {
         }
     }
 
-    /// Put a connection whose response has ended back into the pool.
-    pub(crate) fn checkin(&self, conn: Conn) {
-        if conn.is_closed() || conn.sender.is_closed() {
-            return;
+    /// Keep a connection whose response has been read to its end, if the replica keeps it.
+    pub(crate) fn checkin(&self, mut conn: Conn) {
+        if !conn.buf.is_empty() {
+            return; // more than the response came: the connection is out of step
         }
+        conn.buf.release();
+        conn.reused = false;
         let mut idle = self.idle[shard()]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.max_idle {
             idle.push(conn);
-        }
-    }
-
-    /// Drop every idle connection (after one turned out dead, the others likely are too).
-    pub(crate) fn clear_idle(&self) {
-        for shard in &self.idle {
-            let stale = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
-            drop(stale);
         }
     }
 
@@ -232,99 +439,119 @@ impl Upstream {
             shard.lock().unwrap_or_else(PoisonError::into_inner).pop()
         })
     }
-
-    async fn connect(&self) -> io::Result<Conn> {
-        let stream = TcpStream::connect(self.addr).await?;
-        stream.set_nodelay(true)?;
-        Conn::handshake(stream).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-    use std::sync::Mutex;
-
-    use bytes::Bytes;
-    use http_body_util::Empty;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::TcpListener;
     use tokio::sync::oneshot;
 
     use super::*;
 
-    /// A request body as the gateway gets one from a client (here a GET's empty body), which
-    /// only hyper's server can make.
-    async fn client_body() -> Incoming {
-        let (client_io, server_io) = tokio::io::duplex(4096);
-        let (tx, rx) = oneshot::channel();
-        let tx = Mutex::new(Some(tx));
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(req.into_body());
-            }
-            async { Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())) }
-        });
-        tokio::spawn(
-            hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(server_io), service),
-        );
-        let (mut sender, conn) = http1::handshake(TokioIo::new(client_io)).await.unwrap();
-        tokio::spawn(conn);
-        let get = Request::get("/").body(Empty::<Bytes>::new()).unwrap();
-        sender.send_request(get).await.unwrap();
-        rx.await.unwrap()
-    }
-
-    /// Connected to a replica that answers one request, then closes the connection in order
-    /// (as the kernel does when the process is killed) once `hang_up` fires and says so.
-    async fn answers_once_then_hangs_up() -> (Conn, oneshot::Sender<()>, oneshot::Receiver<()>) {
+    /// A replica that answers one request, then closes the connection in order (as the kernel
+    /// does when the process is killed) once told to, and says when it has.
+    async fn answers_once_then_hangs_up() -> (SocketAddr, oneshot::Sender<()>, oneshot::Receiver<()>)
+    {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (hang_up, told) = oneshot::channel::<()>();
         let (closed, hung_up) = oneshot::channel::<()>();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                let mut buf = [0u8; 1024];
-                let n = stream.read(&mut buf).await.unwrap();
-                assert!(n > 0, "the request head");
-                head.extend_from_slice(&buf[..n]);
-            }
-            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-            stream.write_all(answer).await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request");
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
             let _ = told.await;
             drop(stream);
             let _ = closed.send(());
         });
-        let conn = Conn::handshake(TcpStream::connect(addr).await.unwrap())
-            .await
-            .unwrap();
-        (conn, hang_up, hung_up)
+        (addr, hang_up, hung_up)
     }
 
-    async fn get() -> Request<RequestBody> {
-        Request::get("/")
-            .body(RequestBody::new(client_body().await, 0))
-            .unwrap()
+    async fn exchange(conn: &mut Conn) {
+        let mut written = 0;
+        std::future::poll_fn(|cx| conn.poll_write(cx, &[b"GET / HTTP/1.1\r\n\r\n"], &mut written))
+            .await
+            .unwrap();
+        let n = std::future::poll_fn(|cx| conn.poll_fill(cx)).await.unwrap();
+        assert!(n > 0);
+        let len = conn.buf.len();
+        conn.buf.consume(len);
     }
 
     #[tokio::test]
-    async fn an_idle_connection_closed_by_its_replica_gives_the_next_request_back() {
-        let (mut conn, hang_up, hung_up) = answers_once_then_hangs_up().await;
-        let response = conn.send(get().await).await.unwrap();
-        assert_eq!(response.status(), 200);
-        // Idle and ready for the next request, as a pooled connection is.
-        assert!(conn.ready_within(Duration::from_secs(10)).await);
+    async fn an_idle_connection_closed_by_its_replica_is_not_handed_out() {
+        let (addr, hang_up, hung_up) = answers_once_then_hangs_up().await;
+        let upstream = Upstream::new(addr, 4);
+        assert!(upstream.take_idle().is_none());
+        let mut conn = upstream.connect().await.unwrap();
+        exchange(&mut conn).await;
+        upstream.checkin(conn);
+        let conn = upstream
+            .take_idle()
+            .expect("the replica has not closed it yet");
+        assert!(conn.reused);
+        upstream.checkin(conn);
         hang_up.send(()).unwrap();
         hung_up.await.unwrap();
-        // The end of stream has arrived (loopback): hyper reads it before it writes.
-        let sent = tokio::time::timeout(Duration::from_secs(10), conn.send(get().await))
+        // The end of stream arrives on loopback at once; allow the kernel a moment anyway.
+        let mut found = None;
+        for _ in 0..100 {
+            let conn = upstream.take_idle();
+            match conn {
+                Some(conn) => upstream.checkin(conn),
+                None => {
+                    found = Some(());
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            found.is_some(),
+            "the closed connection was dropped, not handed out"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_with_unread_bytes_is_not_pooled() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            // One response, and the start of another nobody asked for.
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\nHTTP/1.1 200")
+                .await;
+            let _ = stream.read(&mut buf).await;
+        });
+        let upstream = Upstream::new(addr, 4);
+        let mut conn = upstream.connect().await.unwrap();
+        let mut written = 0;
+        std::future::poll_fn(|cx| conn.poll_write(cx, &[b"GET / HTTP/1.1\r\n\r\n"], &mut written))
             .await
-            .expect("an answer, not a wait on a closed connection");
-        let mut error = sent.expect_err("the connection is closed");
-        assert!(error.take_message().is_some(), "unsent: {error:?}");
-        assert!(conn.is_closed());
+            .unwrap();
+        while !conn.buf.pending().ends_with(b"HTTP/1.1 200") {
+            std::future::poll_fn(|cx| conn.poll_fill(cx)).await.unwrap();
+        }
+        conn.buf.consume(38);
+        upstream.checkin(conn);
+        assert!(upstream.take_idle().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_is_an_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let error = Upstream::new(addr, 4).connect().await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
     }
 }

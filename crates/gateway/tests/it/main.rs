@@ -2,9 +2,11 @@
 
 mod support;
 
+mod clients;
 mod counting;
 mod draining;
 mod dying;
+mod framing;
 mod holding;
 mod limits;
 mod protocols;

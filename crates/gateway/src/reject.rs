@@ -1,0 +1,145 @@
+//! Answers of the gateway's own: why a replica did not answer, with a reason a program can read.
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::upstream::Upstream;
+
+/// Header naming why the gateway answered a request itself.
+pub const REASON_HEADER: &str = "x-ebb-reason";
+
+/// A response the gateway writes itself, for either client protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Local {
+    pub(crate) status: StatusCode,
+    /// Bounded label for metrics and the reason header.
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
+    pub(crate) retry_after: bool,
+}
+
+impl Local {
+    pub(crate) fn new(status: StatusCode, reason: &'static str, message: String) -> Local {
+        Local {
+            status,
+            reason,
+            message: message + "\n",
+            retry_after: false,
+        }
+    }
+}
+
+/// Why the gateway answered instead of a replica.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    BodyTooLarge {
+        limit: u64,
+    },
+    QueueFull {
+        depth: u32,
+    },
+    NoReadyReplica {
+        waited: Duration,
+    },
+    NoFreeSlot {
+        waited: Duration,
+        container_concurrency: u32,
+    },
+    Unreachable {
+        addr: String,
+        failure: String,
+    },
+    AfterSend {
+        addr: String,
+        failure: String,
+    },
+    ResponseTimeout {
+        addr: String,
+        timeout: Duration,
+    },
+}
+
+impl Rejection {
+    pub(crate) fn after_send(upstream: &Upstream, failure: impl std::fmt::Display) -> Rejection {
+        Rejection::AfterSend {
+            addr: upstream.addr.to_string(),
+            failure: failure.to_string(),
+        }
+    }
+
+    /// Bounded label for metrics and the reason header.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Rejection::BodyTooLarge { .. } => "body-too-large",
+            Rejection::QueueFull { .. } => "queue-full",
+            Rejection::NoReadyReplica { .. } => "no-ready-replica",
+            Rejection::NoFreeSlot { .. } => "no-free-slot",
+            Rejection::Unreachable { .. } => "replica-unreachable",
+            Rejection::AfterSend { .. } => "replica-failed",
+            Rejection::ResponseTimeout { .. } => "response-timeout",
+        }
+    }
+
+    pub(crate) fn into_local(self, service: &str) -> Local {
+        let label = self.label();
+        let (status, retry_after, message) = match self {
+            Rejection::BodyTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                false,
+                format!(
+                    "request body for service {service:?} exceeds maxRequestBodyBytes ({limit} bytes)"
+                ),
+            ),
+            Rejection::QueueFull { depth } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                true,
+                format!(
+                    "service {service:?} is overloaded: its queue is full ({depth} requests waiting, queueDepth {depth})"
+                ),
+            ),
+            Rejection::NoReadyReplica { waited } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                false,
+                format!(
+                    "service {service:?} has no ready replica: none became ready within queueTimeout ({waited:?})"
+                ),
+            ),
+            Rejection::NoFreeSlot {
+                waited,
+                container_concurrency,
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                true,
+                format!(
+                    "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within queueTimeout ({waited:?})"
+                ),
+            ),
+            Rejection::Unreachable { addr, failure } => (
+                StatusCode::BAD_GATEWAY,
+                false,
+                format!(
+                    "service {service:?}: replica {addr} is unreachable ({failure}) and no other replica could take the request"
+                ),
+            ),
+            Rejection::AfterSend { addr, failure } => (
+                StatusCode::BAD_GATEWAY,
+                false,
+                format!(
+                    "service {service:?}: replica {addr} failed after the request was sent ({failure}); not retried"
+                ),
+            ),
+            Rejection::ResponseTimeout { addr, timeout } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                false,
+                format!(
+                    "service {service:?}: replica {addr} sent no response headers within responseTimeout ({timeout:?})"
+                ),
+            ),
+        };
+        Local {
+            retry_after,
+            ..Local::new(status, label, message)
+        }
+    }
+}
