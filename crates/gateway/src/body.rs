@@ -27,6 +27,18 @@ pub(crate) struct BodyTooLarge {
     pub(crate) limit: u64,
 }
 
+/// The client's request body could not be read: malformed framing, or the client went away
+/// before its end. Its fault, not the replica's: the answer is 400, never a 502.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body could not be read: {0}")]
+pub(crate) struct ClientBodyFailed(pub(crate) String);
+
+impl ClientBodyFailed {
+    pub(crate) fn boxed(cause: impl std::fmt::Display) -> BoxError {
+        Box::new(ClientBodyFailed(cause.to_string()))
+    }
+}
+
 /// The client's body on its way to a replica, cut off at `limit` bytes.
 #[derive(Debug)]
 pub(crate) struct RequestBody {
@@ -63,8 +75,8 @@ impl Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            other => other.map_err(Into::into),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ClientBodyFailed::boxed(e)))),
+            other => other.map_err(ClientBodyFailed::boxed),
         }
     }
 

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::Shared;
-use crate::body::{BodyTooLarge, BoxError};
+use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed};
 use crate::buffer::{Out, ReadBuf};
 use crate::h1::body::BodyState;
 use crate::h1::head::{
@@ -470,7 +470,7 @@ impl Body for ClientBody<'_> {
             if !this.buf.is_empty() {
                 let (raw, data) = match this.state.skim(this.buf.pending()) {
                     Ok(skimmed) => skimmed,
-                    Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                    Err(error) => return Poll::Ready(Some(Err(ClientBodyFailed::boxed(error.0)))),
                 };
                 this.seen = this.seen.saturating_add(data);
                 if this.seen > this.limit {
@@ -486,17 +486,17 @@ impl Body for ClientBody<'_> {
             }
             if let Some(written) = &mut this.continue_written {
                 if let Err(error) = ready!(poll_write_all(this.stream, cx, &[CONTINUE], written)) {
-                    return Poll::Ready(Some(Err(error.into())));
+                    return Poll::Ready(Some(Err(ClientBodyFailed::boxed(error))));
                 }
                 this.continue_written = None;
             }
             match ready!(poll_fill(this.stream, this.buf, this.max, cx)) {
                 Ok(0) => {
                     let truncated = crate::h1::body::Truncated;
-                    return Poll::Ready(Some(Err(truncated.into())));
+                    return Poll::Ready(Some(Err(ClientBodyFailed::boxed(truncated))));
                 }
                 Ok(_) => {}
-                Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                Err(error) => return Poll::Ready(Some(Err(ClientBodyFailed::boxed(error)))),
             }
         }
     }

@@ -151,6 +151,9 @@ pub(crate) async fn forward<B: RequestBodyLike>(
                     Ok(Err(SendError::BodyTooLarge(limit))) => {
                         return Err(Rejection::BodyTooLarge { limit });
                     }
+                    Ok(Err(SendError::Client(failure))) => {
+                        return Err(Rejection::BadBody { failure });
+                    }
                     Ok(Err(SendError::Failed(error))) => {
                         return Err(Rejection::after_send(&upstream, error));
                     }

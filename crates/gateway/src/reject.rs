@@ -36,6 +36,10 @@ pub(crate) enum Rejection {
     BodyTooLarge {
         limit: u64,
     },
+    /// The client's body was malformed or ended early.
+    BadBody {
+        failure: String,
+    },
     QueueFull {
         depth: u32,
     },
@@ -72,6 +76,7 @@ impl Rejection {
     pub(crate) fn label(&self) -> &'static str {
         match self {
             Rejection::BodyTooLarge { .. } => "body-too-large",
+            Rejection::BadBody { .. } => "bad-request-body",
             Rejection::QueueFull { .. } => "queue-full",
             Rejection::NoReadyReplica { .. } => "no-ready-replica",
             Rejection::NoFreeSlot { .. } => "no-free-slot",
@@ -90,6 +95,11 @@ impl Rejection {
                 format!(
                     "request body for service {service:?} exceeds maxRequestBodyBytes ({limit} bytes)"
                 ),
+            ),
+            Rejection::BadBody { failure } => (
+                StatusCode::BAD_REQUEST,
+                false,
+                format!("request body for service {service:?} could not be read ({failure})"),
             ),
             Rejection::QueueFull { depth } => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -28,7 +28,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::{Body, Frame};
 use tokio::net::TcpStream;
 
-use crate::body::{BodyTooLarge, BoxError};
+use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed};
 use crate::buffer::ReadBuf;
 use crate::h1::chunked::{LAST_CHUNK, chunk_header};
 use crate::h1::head::{BadResponse, Framing, HeaderSink, parse_response};
@@ -277,7 +277,10 @@ fn frame_data(frame: Result<Frame<Bytes>, BoxError>) -> Result<Option<Bytes>, Se
         Ok(frame) => Ok(frame.into_data().ok().filter(|d| !d.is_empty())),
         Err(error) => Err(match error.downcast::<BodyTooLarge>() {
             Ok(too_large) => SendError::BodyTooLarge(too_large.limit),
-            Err(error) => SendError::Failed(error),
+            Err(error) => match error.downcast::<ClientBodyFailed>() {
+                Ok(failed) => SendError::Client(failed.0),
+                Err(error) => SendError::Failed(error),
+            },
         }),
     }
 }
@@ -328,6 +331,8 @@ pub(crate) enum SendError {
     Unsent(io::Error),
     /// The client's body went over the service's limit (this many bytes).
     BodyTooLarge(u64),
+    /// The client's body could not be read (why).
+    Client(String),
     /// Failed after the request, or part of it, was written.
     Failed(BoxError),
 }

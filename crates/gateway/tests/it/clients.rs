@@ -194,3 +194,51 @@ async fn an_idle_keep_alive_client_is_closed_at_shutdown() {
     assert_eq!(until_closed(&mut idle).await, "");
     within("serve to return", server).await.unwrap().unwrap();
 }
+
+/// A replica that reads whatever comes and never answers: what the client sent decides.
+async fn silent_replica() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_broken_request_body_is_the_clients_400_not_the_replicas_502() {
+    let gw = TestGateway::start(svc()).await;
+    gw.ready_replica("svc", silent_replica().await);
+    let head = "POST / HTTP/1.1\r\nhost: svc.localhost\r\n";
+    for (request, half_close) in [
+        // Not a chunk size.
+        (
+            format!("{head}transfer-encoding: chunked\r\n\r\nZZ\r\nabc\r\n"),
+            false,
+        ),
+        // The client stops sending halfway through its declared body.
+        (format!("{head}content-length: 10\r\n\r\nabc"), true),
+    ] {
+        let mut raw = TcpStream::connect(gw.addr).await.unwrap();
+        raw.write_all(request.as_bytes()).await.unwrap();
+        if half_close {
+            raw.shutdown().await.unwrap();
+        }
+        let text = until_closed(&mut raw).await;
+        assert!(text.starts_with("HTTP/1.1 400 "), "{request:?}: {text}");
+        assert!(
+            text.contains(&format!("{REASON_HEADER}: bad-request-body")),
+            "{request:?}: {text}"
+        );
+        assert!(text.contains("could not be read"), "{request:?}: {text}");
+    }
+}
