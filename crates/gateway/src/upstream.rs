@@ -47,6 +47,8 @@ pub(crate) struct Conn {
     pub(crate) buf: ReadBuf,
     /// Came from the pool.
     pub(crate) reused: bool,
+    /// The thread that opened it (see [`this_thread`]).
+    home: usize,
 }
 
 impl std::fmt::Debug for Conn {
@@ -64,6 +66,7 @@ impl Conn {
             stream,
             buf: ReadBuf::default(),
             reused: false,
+            home: this_thread(),
         }
     }
 
@@ -369,13 +372,25 @@ pub(crate) struct Upstream {
 
 const SHARDS: usize = 16;
 
-/// This thread's pool shard.
-fn shard() -> usize {
+/// A number for this thread, unique in the process.
+fn this_thread() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+        static THREAD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    SHARD.with(|shard| *shard)
+    THREAD.with(|thread| *thread)
+}
+
+/// This thread's pool shard.
+fn shard() -> usize {
+    this_thread() % SHARDS
+}
+
+/// Whether the current runtime's threads share one I/O driver (a multi-threaded runtime), so
+/// that a connection one of them opened serves any of them without a cross-thread wakeup.
+fn driver_is_shared() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread)
 }
 
 impl Upstream {
@@ -435,14 +450,26 @@ impl Upstream {
         }
     }
 
-    /// This thread's most recent idle connection; failing that, another thread's (tasks of a
-    /// multi-threaded runtime move between threads, and their connections with them).
+    /// This thread's most recent idle connection; on a multi-threaded runtime, failing that,
+    /// another thread's (its tasks move between threads, and their connections with them).
+    ///
+    /// A current-thread runtime takes only connections it opened: a socket stays registered
+    /// with the runtime that opened it, and another runtime using it would be woken through
+    /// that runtime's thread on every event (an eventfd write and a context switch per read).
     fn pop_idle(&self) -> Option<Conn> {
         let own = shard();
-        (0..SHARDS).find_map(|i| {
-            let shard = &self.idle[(own + i) % SHARDS];
-            shard.lock().unwrap_or_else(PoisonError::into_inner).pop()
-        })
+        if driver_is_shared() {
+            return (0..SHARDS).find_map(|i| {
+                let shard = &self.idle[(own + i) % SHARDS];
+                shard.lock().unwrap_or_else(PoisonError::into_inner).pop()
+            });
+        }
+        let me = this_thread();
+        let mut idle = self.idle[own]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let at = idle.iter().rposition(|conn| conn.home == me)?;
+        Some(idle.remove(at))
     }
 }
 
@@ -451,6 +478,8 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::TcpListener;
     use tokio::sync::oneshot;
+
+    use std::sync::Arc;
 
     use super::*;
 
@@ -521,6 +550,82 @@ mod tests {
             found.is_some(),
             "the closed connection was dropped, not handed out"
         );
+    }
+
+    /// A replica that answers every request with an empty 200, on every connection; on plain
+    /// threads, so that it answers while a test's runtime waits for another thread.
+    fn answers_always() -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    while stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if stream.write_all(ok).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// A connection pooled after one exchange by another thread: on `handle`'s runtime if
+    /// given, else on a current-thread runtime of its own, returned so that it outlives the
+    /// test's checks (a connection of a runtime that was shut down is unusable anyway).
+    fn pool_one_from_another_thread(
+        upstream: &Arc<Upstream>,
+        handle: Option<tokio::runtime::Handle>,
+    ) -> Option<tokio::runtime::Runtime> {
+        let upstream = upstream.clone();
+        std::thread::spawn(move || {
+            let own = handle.is_none().then(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+            });
+            let work = async {
+                let mut conn = upstream.connect().await.unwrap();
+                exchange(&mut conn).await;
+                upstream.checkin(conn);
+            };
+            match (&own, handle) {
+                (Some(runtime), _) => runtime.block_on(work),
+                (None, Some(handle)) => handle.block_on(work),
+                (None, None) => unreachable!(),
+            }
+            own
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_current_thread_runtime_takes_only_connections_it_opened() {
+        let upstream = Arc::new(Upstream::new(answers_always(), 4));
+        let other = pool_one_from_another_thread(&upstream, None);
+        assert!(
+            upstream.take_idle().is_none(),
+            "another runtime's connection was handed out"
+        );
+        let mut conn = upstream.connect().await.unwrap();
+        exchange(&mut conn).await;
+        upstream.checkin(conn);
+        assert!(upstream.take_idle().is_some(), "its own connection");
+        other.unwrap().shutdown_background();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_multi_threaded_runtime_takes_another_threads_connection() {
+        let upstream = Arc::new(Upstream::new(answers_always(), 4));
+        let handle = tokio::runtime::Handle::current();
+        pool_one_from_another_thread(&upstream, Some(handle));
+        assert!(upstream.take_idle().is_some());
     }
 
     #[tokio::test]
