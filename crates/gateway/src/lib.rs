@@ -38,6 +38,12 @@
 //! Not supported: HTTP upgrades (WebSocket) and gRPC to replicas. Clients may speak HTTP/1.1
 //! or HTTP/2 with prior knowledge (h2c); replicas are spoken to over HTTP/1.1.
 //!
+//! HTTP/1.x clients are served by the gateway's own codec (`h1`), which passes messages
+//! through rather than re-encoding them: a replica's chunked body reaches an HTTP/1.1 client
+//! with its chunk framing and trailers as sent; a close-delimited one is passed on with
+//! `connection: close`; the replica's `Date` passes through and the gateway adds none, to its
+//! own answers either.
+//!
 //! ## Threads
 //!
 //! [`Gateway::serve`] runs on whatever runtime calls it, and can be called more than once on
