@@ -125,30 +125,7 @@ fn line_chart(
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(|x| e(x.to_string()))?;
-            for (i, s) in series.iter().enumerate() {
-                let style = colour(i).stroke_width(2);
-                for (k, run) in runs(&s.points).into_iter().enumerate() {
-                    let pts: Vec<(f64, f64)> = run.iter().map(|(x, y)| (x / unit, *y)).collect();
-                    if pts.len() == 1 {
-                        c.draw_series(pts.iter().map(|p| Circle::new(*p, 2, style.filled())))
-                            .map_err(|x| e(x.to_string()))?;
-                    }
-                    let drawn = c
-                        .draw_series(LineSeries::new(pts, style))
-                        .map_err(|x| e(x.to_string()))?;
-                    if k == 0 {
-                        drawn.label(s.name.clone()).legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], style)
-                        });
-                    }
-                }
-            }
-            c.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|x| e(x.to_string()))?;
+            draw_lines(&mut c, series, unit, &e)?;
         } else {
             let hi = if hi > 0.0 { hi * 1.1 } else { 1.0 };
             let mut c = builder
@@ -162,36 +139,53 @@ fn line_chart(
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
                 .map_err(|x| e(x.to_string()))?;
-            for (i, s) in series.iter().enumerate() {
-                let style = colour(i).stroke_width(2);
-                for (k, run) in runs(&s.points).into_iter().enumerate() {
-                    let pts: Vec<(f64, f64)> = run.iter().map(|(x, y)| (x / unit, *y)).collect();
-                    if pts.len() == 1 {
-                        c.draw_series(pts.iter().map(|p| Circle::new(*p, 2, style.filled())))
-                            .map_err(|x| e(x.to_string()))?;
-                    }
-                    let drawn = c
-                        .draw_series(LineSeries::new(pts, style))
-                        .map_err(|x| e(x.to_string()))?;
-                    if k == 0 {
-                        drawn.label(s.name.clone()).legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], style)
-                        });
-                    }
-                }
-            }
-            if series.len() > 1 {
-                c.configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.4))
-                    .position(SeriesLabelPosition::UpperRight)
-                    .draw()
-                    .map_err(|x| e(x.to_string()))?;
-            }
+            draw_lines(&mut c, series, unit, &e)?;
         }
         root.present().map_err(|x| e(x.to_string()))?;
     }
     Ok(svg)
+}
+
+/// The series as lines over time (a lone point as a dot), with a legend when there are
+/// several; the same on a linear or a logarithmic y axis.
+fn draw_lines<'a, DB, X, Y>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    series: &[Series],
+    unit: f64,
+    e: &impl Fn(String) -> PlotError,
+) -> Result<(), PlotError>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let style = colour(i).stroke_width(2);
+        for (k, run) in runs(&s.points).into_iter().enumerate() {
+            let pts: Vec<(f64, f64)> = run.iter().map(|(x, y)| (x / unit, *y)).collect();
+            if pts.len() == 1 {
+                c.draw_series(pts.iter().map(|p| Circle::new(*p, 2, style.filled())))
+                    .map_err(|x| e(x.to_string()))?;
+            }
+            let drawn = c
+                .draw_series(LineSeries::new(pts, style))
+                .map_err(|x| e(x.to_string()))?;
+            if k == 0 {
+                drawn
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            }
+        }
+    }
+    if series.len() > 1 {
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Arrivals per second over time (the workload; the same for every policy).
