@@ -212,29 +212,12 @@ impl ScaleTrigger {
     ) -> Option<TriggerMetric> {
         let server = self.require("serverAddress", path, issues);
         let query = self.require("query", path, issues);
-        let threshold = self.require("threshold", path, issues);
-        let threshold = threshold.and_then(|t| {
-            let parsed = t.parse::<f64>().ok().filter(|v| v.is_finite());
-            if parsed.is_none() {
-                issues.error(
-                    format!("{path}.metadata.threshold"),
-                    format!("Invalid value: {}: must be a number", quoted(t)),
-                );
-            }
-            parsed
-        });
+        let threshold = self
+            .require("threshold", path, issues)
+            .and_then(|t| number(t, "threshold", path, issues));
         let activation = match self.meta("activationThreshold") {
             None => Some(0.0),
-            Some(a) => {
-                let parsed = a.parse::<f64>().ok().filter(|v| v.is_finite());
-                if parsed.is_none() {
-                    issues.error(
-                        format!("{path}.metadata.activationThreshold"),
-                        format!("Invalid value: {}: must be a number", quoted(a)),
-                    );
-                }
-                parsed
-            }
+            Some(a) => number(a, "activationThreshold", path, issues),
         };
         if let Some(s) = server
             && !(s.starts_with("http://") || s.starts_with("https://"))
@@ -430,6 +413,18 @@ fn cron_name_part(spec: &str) -> String {
         .replace('*', "x")
         .replace('/', "Sl")
         .replace('?', "Qm")
+}
+
+/// A finite number in `metadata.{key}`; an error naming the field otherwise.
+fn number(value: &str, key: &str, path: &str, issues: &mut Issues) -> Option<f64> {
+    let parsed = value.parse::<f64>().ok().filter(|v| v.is_finite());
+    if parsed.is_none() {
+        issues.error(
+            format!("{path}.metadata.{key}"),
+            format!("Invalid value: {}: must be a number", quoted(value)),
+        );
+    }
+    parsed
 }
 
 #[cfg(test)]
