@@ -16,7 +16,7 @@ use ebb_core::hpa::observe::{
     ReadyCondition,
 };
 use ebb_core::units::parse_duration;
-use k8s_openapi::api::core::v1::{Container as KubeContainer, Pod};
+use k8s_openapi::api::core::v1::{Container as KubeContainer, Pod, ResourceRequirements};
 use serde::Deserialize;
 
 use crate::clock;
@@ -198,20 +198,24 @@ pub fn external_values(list: &ExternalMetricValueList) -> Result<Vec<Quantity>, 
         .collect()
 }
 
+/// Resource requests as quantities; one that does not parse (the API server refuses those) is
+/// left out.
+fn requests(resources: Option<&ResourceRequirements>) -> BTreeMap<String, Quantity> {
+    resources
+        .and_then(|r| r.requests.as_ref())
+        .map(|req| {
+            req.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.0.parse().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn containers(list: &[KubeContainer]) -> Vec<Container> {
     list.iter()
         .map(|c| Container {
             name: c.name.clone(),
-            requests: c
-                .resources
-                .as_ref()
-                .and_then(|r| r.requests.as_ref())
-                .map(|req| {
-                    req.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.0.parse().ok()?)))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            requests: requests(c.resources.as_ref()),
             restart_always: c.restart_policy.as_deref() == Some("Always"),
         })
         .collect()
@@ -255,15 +259,7 @@ pub fn engine_pod(pod: &Pod) -> EnginePod {
             .and_then(|s| s.init_containers.as_deref())
             .map(containers)
             .unwrap_or_default(),
-        pod_requests: spec
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.as_ref())
-            .map(|req| {
-                req.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.0.parse().ok()?)))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        pod_requests: requests(spec.and_then(|s| s.resources.as_ref())),
     }
 }
 
