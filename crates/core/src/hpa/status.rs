@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{CrossVersionObjectReference, MetricIdentifier, MetricSourceType, MetricSpec};
+use super::spec::{
+    CrossVersionObjectReference, MetricIdentifier, MetricSourceType, MetricSpec, MetricTarget,
+};
 use crate::decision::{Condition, ConditionStatus};
 use crate::time::Instant;
 use crate::units::Quantity;
@@ -298,6 +300,32 @@ pub fn targets_column(metrics: &[MetricSpec], status: &[MetricStatus]) -> String
     }
 }
 
+/// For an Object or External metric: which kind of target it has, and "current / target"
+/// in that kind (kubectl describe's wording).
+fn value_or_average(
+    target: &MetricTarget,
+    current: Option<&MetricValueStatus>,
+) -> (&'static str, String) {
+    let (kind, cur, tgt) = match &target.average_value {
+        Some(avg) => (
+            "target average value",
+            current.and_then(|c| c.average_value.as_ref()),
+            Some(avg),
+        ),
+        None => (
+            "target value",
+            current.and_then(|c| c.value.as_ref()),
+            target.value.as_ref(),
+        ),
+    };
+    let values = format!(
+        "{} / {}",
+        q(cur).as_deref().unwrap_or(UNKNOWN),
+        q(tgt).as_deref().unwrap_or(UNKNOWN)
+    );
+    (kind, values)
+}
+
 /// The Metrics block of `kubectl describe hpa` (spec §9.2): `(label, "current / target")`.
 pub fn describe_metrics(metrics: &[MetricSpec], status: &[MetricStatus]) -> Vec<(String, String)> {
     let mut rows = Vec::new();
@@ -365,53 +393,20 @@ pub fn describe_metrics(metrics: &[MetricSpec], status: &[MetricStatus]) -> Vec<
                 let Some(s) = &spec.object else { continue };
                 let current = st.and_then(|x| x.object.as_ref()).map(|o| &o.current);
                 let obj = &s.described_object;
-                let (kind, cur, tgt) = match &s.target.average_value {
-                    Some(avg) => (
-                        "target average value",
-                        current.and_then(|c| c.average_value.as_ref()),
-                        Some(avg),
-                    ),
-                    None => (
-                        "target value",
-                        current.and_then(|c| c.value.as_ref()),
-                        s.target.value.as_ref(),
-                    ),
-                };
+                let (kind, values) = value_or_average(&s.target, current);
                 rows.push((
                     format!(
                         "\"{}\" on {}/{} ({kind}):",
                         s.metric.name, obj.kind, obj.name
                     ),
-                    format!(
-                        "{} / {}",
-                        q(cur).unwrap_or_else(unknown),
-                        q(tgt).unwrap_or_else(unknown)
-                    ),
+                    values,
                 ));
             }
             MetricSourceType::External => {
                 let Some(s) = &spec.external else { continue };
                 let current = st.and_then(|x| x.external.as_ref()).map(|o| &o.current);
-                let (kind, cur, tgt) = match &s.target.average_value {
-                    Some(avg) => (
-                        "target average value",
-                        current.and_then(|c| c.average_value.as_ref()),
-                        Some(avg),
-                    ),
-                    None => (
-                        "target value",
-                        current.and_then(|c| c.value.as_ref()),
-                        s.target.value.as_ref(),
-                    ),
-                };
-                rows.push((
-                    format!("\"{}\" ({kind}):", s.metric.name),
-                    format!(
-                        "{} / {}",
-                        q(cur).unwrap_or_else(unknown),
-                        q(tgt).unwrap_or_else(unknown)
-                    ),
-                ));
+                let (kind, values) = value_or_average(&s.target, current);
+                rows.push((format!("\"{}\" ({kind}):", s.metric.name), values));
             }
         }
     }
