@@ -349,13 +349,7 @@ pub(crate) fn utilization_replicas(
         }
     }
     if scale_up_with_unready {
-        for pod in &g.unready {
-            samples.insert(pod.clone(), filled(0));
-        }
-        notes.push(format!(
-            "{} unready pod(s) counted at 0 (scale-up)",
-            g.unready.len()
-        ));
+        count_unready_at_zero(&g, &mut samples, &mut notes);
     }
     let (new_ratio, _, _) = utilization_of(&samples, &requests, target)?;
     let replicas = second_pass(
@@ -439,13 +433,7 @@ pub(crate) fn plain_replicas(
         ));
     }
     if scale_up_with_unready {
-        for pod in &g.unready {
-            samples.insert(pod.clone(), filled(0));
-        }
-        notes.push(format!(
-            "{} unready pod(s) counted at 0 (scale-up)",
-            g.unready.len()
-        ));
+        count_unready_at_zero(&g, &mut samples, &mut notes);
     }
     let (new_ratio, _) = usage_ratio(&samples, target);
     let replicas = second_pass(
@@ -462,6 +450,17 @@ pub(crate) fn plain_replicas(
         ratio,
         notes,
     })
+}
+
+/// The second pass on a scale-up: unready pods count as using nothing.
+fn count_unready_at_zero(g: &Grouping, samples: &mut Samples, notes: &mut Vec<String>) {
+    for pod in &g.unready {
+        samples.insert(pod.clone(), filled(0));
+    }
+    notes.push(format!(
+        "{} unready pod(s) counted at 0 (scale-up)",
+        g.unready.len()
+    ));
 }
 
 fn filled(value: i64) -> Sample {
