@@ -71,7 +71,9 @@ impl Conn {
     }
 
     /// An idle connection is usable if reading it would block: the replica neither closed it
-    /// nor sent anything unasked.
+    /// nor sent anything unasked. The read asks the kernel only if epoll reported the socket
+    /// readable since the response was read (which emptied it): a close seen by then is caught
+    /// without a syscall per request.
     fn is_quiet(&self) -> bool {
         let mut probe = [0u8; 1];
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
