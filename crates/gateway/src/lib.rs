@@ -53,6 +53,7 @@
 //! one multi-threaded runtime at 64 connections (docs/benchmarks.md), because each connection
 //! stays on one thread from the client's socket to the replica's. Pooled replica connections
 //! are kept per thread for the same reason. The control calls work from any thread or runtime.
+//! Both of ebb's gateways (`ebb serve`, `ebb gateway --kube`) serve this way.
 //!
 //! ## Example
 //!

@@ -28,6 +28,14 @@ pub enum Error {
     /// The target's kind is not served by the cluster.
     #[error("cannot scale {0}")]
     UnknownKind(String),
+    /// A port could not be listened on.
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// The system's complaint.
+        error: std::io::Error,
+    },
 }
 
 impl Error {
@@ -40,6 +48,7 @@ impl Error {
             Error::Http(_) => "http",
             Error::Decode { .. } => "decode",
             Error::UnknownKind(_) => "unknown_kind",
+            Error::Listen { .. } => "listen",
         }
     }
 }

@@ -230,6 +230,9 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Domain of `{name}.{namespace}.{domain}` hosts.
     pub domain: String,
+    /// Threads serving requests, each with its own runtime and listener
+    /// ([`Gateway::serve_on_threads`], as `ebb serve` runs it).
+    pub threads: usize,
 }
 
 struct StatsState {
@@ -237,12 +240,12 @@ struct StatsState {
     registry: Registry,
 }
 
-/// Serves until `shutdown` is cancelled (`Ok(false)`) or the routes change (`Ok(true)`: the
-/// caller starts it again, with new listeners on the same ports).
+/// Serves requests on `proxy` until `shutdown` is cancelled (`Ok(false)`) or the routes change
+/// (`Ok(true)`: the caller starts it again, with new listeners on the same ports).
 pub async fn run(
     client: Client,
     options: Options,
-    proxy: TcpListener,
+    proxy: SocketAddr,
     stats: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<bool> {
@@ -263,6 +266,13 @@ pub async fn run(
             .map_err(|e| Error::Api(e.to_string()))?;
     tracing::info!(routes = ?routes.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>(), "Serving.");
 
+    // The request path runs on its own threads, away from this runtime's API calls.
+    let (serve_stop, serving) = tokio::sync::watch::channel(false);
+    let workers = gateway
+        .serve_on_threads(proxy, options.threads, serving)
+        .map_err(|error| Error::Listen { addr: proxy, error })?;
+    tracing::info!(addr = %workers.local_addr(), threads = options.threads, "Serving requests.");
+
     let mut counters = Counters::default();
     for r in &routes {
         counters.route(&r.namespace, &r.name);
@@ -282,18 +292,6 @@ pub async fn run(
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;
     });
-    let serve_stop = CancellationToken::new();
-    let proxy_stop = serve_stop.clone();
-    let proxy_gateway = gateway.clone();
-    let proxy_server = tokio::spawn(async move {
-        if let Err(error) = proxy_gateway
-            .serve(proxy, async move { proxy_stop.cancelled().await })
-            .await
-        {
-            tracing::error!(%error, "The gateway stopped serving.");
-        }
-    });
-
     let mut replicas: Vec<BTreeMap<SocketAddr, (ReplicaId, bool)>> =
         vec![BTreeMap::new(); routes.len()];
     let mut ticker = tokio::time::interval(TICK);
@@ -325,8 +323,12 @@ pub async fn run(
             }
         }
     };
-    serve_stop.cancel();
-    let _ = proxy_server.await;
+    serve_stop.send_replace(true);
+    match tokio::task::spawn_blocking(move || workers.join()).await {
+        Ok(Err(error)) => tracing::error!(%error, "The gateway stopped serving."),
+        Err(error) => tracing::error!(%error, "The gateway's threads could not be joined."),
+        Ok(Ok(())) => {}
+    }
     shutdown.cancel();
     let _ = stats_server.await;
     Ok(restart)

@@ -58,6 +58,18 @@ fn slices(ready_at: Option<std::net::SocketAddr>) -> Value {
                       "endpoints": endpoints}]})
 }
 
+/// The fake API server lists one class-kpa Autoscaler, `default/sentiment`, at zero.
+fn lists_one_kpa_autoscaler(fake: &FakeApi) {
+    fake.always("GET", "/apis/ebb.dev/v1alpha1/autoscalers", |_| {
+        (200, json!({"apiVersion": "ebb.dev/v1alpha1", "kind": "AutoscalerList", "metadata": {}, "items": [{
+            "apiVersion": "ebb.dev/v1alpha1", "kind": "Autoscaler",
+            "metadata": {"name": "sentiment", "namespace": "default", "uid": "u-2"},
+            "spec": {"class": "kpa", "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sentiment"},
+                     "kpa": {"minScale": 0}}
+        }]}))
+    });
+}
+
 async fn get(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
     url: &str,
@@ -80,14 +92,7 @@ async fn get(
 async fn a_request_at_zero_is_held_seen_by_the_controller_and_served_when_a_replica_is_ready() {
     let replica = replica().await;
     let fake = FakeApi::start().await;
-    fake.always("GET", "/apis/ebb.dev/v1alpha1/autoscalers", |_| {
-        (200, json!({"apiVersion": "ebb.dev/v1alpha1", "kind": "AutoscalerList", "metadata": {}, "items": [{
-            "apiVersion": "ebb.dev/v1alpha1", "kind": "Autoscaler",
-            "metadata": {"name": "sentiment", "namespace": "default", "uid": "u-2"},
-            "spec": {"class": "kpa", "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sentiment"},
-                     "kpa": {"minScale": 0}}
-        }]}))
-    });
+    lists_one_kpa_autoscaler(&fake);
     let endpoints = Arc::new(Mutex::new(slices(None)));
     let served = endpoints.clone();
     fake.always(
@@ -96,15 +101,26 @@ async fn a_request_at_zero_is_held_seen_by_the_controller_and_served_when_a_repl
         move |_| (200, served.lock().unwrap().clone()),
     );
 
-    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // The gateway binds the proxy port itself (one listener per thread): take a free one.
+    let proxy_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let stats = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (proxy_addr, stats_addr) = (proxy.local_addr().unwrap(), stats.local_addr().unwrap());
+    let stats_addr = stats.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let options = Options {
         namespace: None,
         domain: "example.com".into(),
+        threads: 2,
     };
-    let gateway = tokio::spawn(run(fake.client(), options, proxy, stats, shutdown.clone()));
+    let gateway = tokio::spawn(run(
+        fake.client(),
+        options,
+        proxy_addr,
+        stats,
+        shutdown.clone(),
+    ));
 
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let stats_url = format!("http://{stats_addr}/ebb/v1/stats/default/sentiment");
@@ -185,4 +201,37 @@ async fn a_request_at_zero_is_held_seen_by_the_controller_and_served_when_a_repl
         .unwrap()
         .unwrap();
     assert!(!restart);
+}
+
+#[tokio::test]
+async fn a_request_port_in_use_is_an_error_that_names_it() {
+    let fake = FakeApi::start().await;
+    lists_one_kpa_autoscaler(&fake);
+    // Held without SO_REUSEPORT, so the gateway's listeners cannot share the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let stats = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = Options {
+        namespace: None,
+        domain: "example.com".into(),
+        threads: 2,
+    };
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        run(
+            fake.client(),
+            options,
+            addr,
+            stats,
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("run returns at once when it cannot listen");
+    match result {
+        Err(error @ ebb_kube::Error::Listen { .. }) => {
+            assert!(error.to_string().contains(&addr.to_string()), "{error}");
+        }
+        other => panic!("expected a listen error, got {other:?}"),
+    }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Args {
     /// Domain of `{name}.{namespace}.{domain}` hosts.
     #[arg(long, default_value = "example.com")]
     domain: String,
+    /// Threads serving requests, each with its own listener (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -67,23 +70,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let options = Options {
             namespace: args.namespace.clone(),
             domain: args.domain.clone(),
+            threads: args
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         };
         loop {
-            let bind = |addr: SocketAddr| async move {
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| UserError(format!("cannot listen on {addr}: {e}")))
-            };
-            let proxy = bind(args.port).await?;
-            let stats = bind(args.stats).await?;
+            let stats = tokio::net::TcpListener::bind(args.stats)
+                .await
+                .map_err(|e| UserError(format!("cannot listen on {}: {e}", args.stats)))?;
             let restart = ebb_kube::gateway::run(
                 client.clone(),
                 options.clone(),
-                proxy,
+                args.port,
                 stats,
                 shutdown.child_token(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                listen @ ebb_kube::Error::Listen { .. } => UserError(listen.to_string()).into(),
+                other => anyhow::Error::from(other),
+            })?;
             if !restart || shutdown.is_cancelled() {
                 return Ok(ExitCode::SUCCESS);
             }
