@@ -109,13 +109,14 @@ wait_port "$tp"
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
 hz=$(getconf CLK_TCK)
 
+WRK_PREFIX=""
 # One wrk run: prints "rps p50_us p90_us p99_us requests cpu_us_per_request".
 run() {
     local url=$1 conns=$2 threads=$3; shift 3
     local before after file
     file=$(mktemp "$out/wrk.XXXX")
     before=$(ticks "$@")
-    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$url" >"$file"
+    $WRK_PREFIX wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$url" >"$file"
     after=$(ticks "$@")
     python3 - "$file" "$before" "$after" "$hz" "$#" <<'PY'
 import re, sys
@@ -149,6 +150,26 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round conns $conns gateway-pt $(run "http://127.0.0.1:$tp/" "$conns" "$threads" "$gateway_pt_pid")" | tee -a "$results" >&2
     done
 done
+
+# At one connection the figure is set less by the proxy's work than by where the kernel
+# places the next woken process: waking an idle vCPU of this VM costs tens of microseconds.
+# With wrk, the backend and each proxy confined to one vCPU no wake crosses CPUs, and what is
+# left is the work each proxy adds.
+echo "== 1 connection, everything on CPU 0" >&2
+pinned="$out/pinned.txt"
+: >"$pinned"
+# shellcheck disable=SC2086
+pin_all() { for pid in "$backend_pid" "$nginx_pid" $nginx_workers "$gateway_pt_pid"; do taskset -a -p -c "$1" "$pid" >/dev/null; done; }
+pin_all 0
+WRK_PREFIX="taskset -c 0"
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round conns 1 direct  $(run "http://127.0.0.1:$b1/" 1 1)" | tee -a "$pinned" >&2
+    # shellcheck disable=SC2086
+    echo "round $round conns 1 nginx   $(run "http://127.0.0.1:$np/" 1 1 $nginx_workers)" | tee -a "$pinned" >&2
+    echo "round $round conns 1 gateway-pt $(run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid")" | tee -a "$pinned" >&2
+done
+WRK_PREFIX=""
+pin_all "0-$(($(nproc) - 1))"
 
 echo "== idle connections" >&2
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
@@ -193,14 +214,18 @@ wake=$("$bin/bench-wake" --iterations "$WAKES" --threads "$GATEWAY_THREADS")
 echo "$wake" >&2
 
 echo "== summary" >&2
-python3 - "$results" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
+python3 - "$results" "$pinned" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
 import statistics as st, sys, subprocess, datetime, platform, os
-results, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
-runs = {}
-for line in open(results):
-    f = line.split()
-    key = (int(f[3]), f[4])
-    runs.setdefault(key, []).append([float(x) for x in f[5:11]] + [f[11]])
+results, pinned, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
+def read(path):
+    runs = {}
+    for line in open(path):
+        f = line.split()
+        key = (int(f[3]), f[4])
+        runs.setdefault(key, []).append([float(x) for x in f[5:11]] + [f[11]])
+    return runs
+runs = read(results)
+pin = read(pinned)
 med = lambda key, i: st.median(r[i] for r in runs[key])
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores ({cpu_model}), Linux {platform.release()}, "
@@ -223,6 +248,11 @@ for conns in (1, 64):
     ratio = lambda t: med((conns, t), 0) / med((conns, "nginx"), 0)
     print(f"- {conns} conns: throughput vs nginx: gateway {ratio('gateway'):.2f}, gateway-pt {ratio('gateway-pt'):.2f}; "
           f"added p50 over direct: nginx {added('nginx'):.0f} µs, gateway {added('gateway'):.0f} µs, gateway-pt {added('gateway-pt'):.0f} µs")
+pmed = lambda t, i: st.median(r[i] for r in pin[(1, t)])
+padded = lambda t: pmed(t, 1) - pmed("direct", 1)
+print(f"- 1 conn, wrk, backend and proxy on CPU 0: p50 direct {pmed('direct', 1):.0f} µs, nginx {pmed('nginx', 1):.0f} µs, "
+      f"gateway-pt {pmed('gateway-pt', 1):.0f} µs (added: nginx {padded('nginx'):.0f} µs, gateway-pt {padded('gateway-pt'):.0f} µs); "
+      f"req/s direct {pmed('direct', 0):.0f}, nginx {pmed('nginx', 0):.0f}, gateway-pt {pmed('gateway-pt', 0):.0f}")
 s = silent.split(); v = served.split()
 print(f"- gateway RSS with {idle} idle connections: silent after connect {int(s[1])/1024:.1f} MiB "
       f"(before {int(s[0])/1024:.1f} MiB); after one request each {int(v[1])/1024:.1f} MiB (before {int(v[0])/1024:.1f} MiB); "

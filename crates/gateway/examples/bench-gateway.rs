@@ -29,9 +29,10 @@ struct Args {
     /// Most open client connections.
     #[arg(long, default_value_t = 20_000)]
     max_connections: usize,
-    /// Header read timeout (also the idle keep-alive timeout), seconds.
-    #[arg(long, default_value_t = 600)]
-    header_read_timeout: u64,
+    /// Header read timeout (also the idle keep-alive timeout), seconds [default: the
+    /// gateway's, as `ebb serve` runs it].
+    #[arg(long)]
+    header_read_timeout: Option<u64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,7 +74,9 @@ fn main() -> anyhow::Result<()> {
 fn build(args: &Args) -> anyhow::Result<Gateway> {
     let mut config = GatewayConfig::new(vec![ServiceConfig::new("bench")]);
     config.limits.max_connections = args.max_connections;
-    config.limits.header_read_timeout = Duration::from_secs(args.header_read_timeout);
+    if let Some(secs) = args.header_read_timeout {
+        config.limits.header_read_timeout = Duration::from_secs(secs);
+    }
     let mut registry = Registry::default();
     let (gateway, _wakeups) = Gateway::new(config, &mut registry)?;
     for addr in &args.backend {
