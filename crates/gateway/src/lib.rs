@@ -49,7 +49,7 @@
 //! [`Gateway::serve`] runs on whatever runtime calls it, and can be called more than once on
 //! one `Gateway`. [`Gateway::serve_on_threads`] instead runs one current-thread runtime per
 //! thread, each with its own `SO_REUSEPORT` listener on the same port (nginx's worker model).
-//! On the shared 2-core benchmark machine that served about 1.3× the requests per second of
+//! On the shared 2-core benchmark machine that served 1.1–1.3× the requests per second of
 //! one multi-threaded runtime at 64 connections (docs/benchmarks.md), because each connection
 //! stays on one thread from the client's socket to the replica's. Pooled replica connections
 //! are kept per thread for the same reason. The control calls work from any thread or runtime.
