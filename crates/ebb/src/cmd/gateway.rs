@@ -70,9 +70,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let options = Options {
             namespace: args.namespace.clone(),
             domain: args.domain.clone(),
-            threads: args
-                .threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+            threads: super::threads_or_one_per_core(args.threads),
         };
         loop {
             let stats = tokio::net::TcpListener::bind(args.stats)

@@ -202,9 +202,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         timeline,
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = super::threads_or_one_per_core(args.threads);
     let runtime = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

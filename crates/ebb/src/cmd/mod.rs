@@ -30,6 +30,12 @@ impl std::fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 /// 1 for user errors anywhere in the chain, 2 for everything else.
+/// The threads asked for on the command line, else one per core this process may use (the
+/// cgroup's CPU quota counts).
+pub(crate) fn threads_or_one_per_core(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<UserError>()) {
         1

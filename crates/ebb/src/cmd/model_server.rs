@@ -105,9 +105,7 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
     if args.workers == Some(0) {
         return Err(UserError("--workers must be at least 1".into()).into());
     }
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let workers = super::threads_or_one_per_core(args.workers);
     Ok(ServerConfig {
         addr: SocketAddr::new(args.host, args.port),
         name: args.name.clone(),

@@ -98,9 +98,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         metrics_resolution: args.metrics_resolution,
         hpa,
         kpa_immediate_panic: args.kpa_immediate_panic,
-        gateway_threads: args
-            .gateway_threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        gateway_threads: super::threads_or_one_per_core(args.gateway_threads),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
