@@ -7,7 +7,9 @@
 #       GATEWAY_THREADS current-thread runtimes with SO_REUSEPORT listeners ("gateway-pt",
 #       nginx's worker model),
 # at 1 and at 64 connections; rounds are interleaved and medians reported, because the
-# machine is shared. Then: proxy CPU per request (/proc utime+stime), gateway RSS with
+# machine is shared. At 1 connection also with everything confined to one vCPU, and with every
+# vCPU kept from halting, the two ways to take this VM's idle-vCPU wake-up out of the
+# figure. Then: proxy CPU per request (/proc utime+stime), gateway RSS with
 # 10,000 idle client connections, and the time from a request held at zero to the
 # autoscaler's notification.
 #
@@ -155,6 +157,15 @@ done
 # places the next woken process: waking an idle vCPU of this VM costs tens of microseconds.
 # With wrk, the backend and each proxy confined to one vCPU no wake crosses CPUs, and what is
 # left is the work each proxy adds.
+# ROUNDS rounds of 1 connection to direct, nginx and gateway-pt, appended to $1.
+one_conn_rounds() {
+    for round in $(seq 1 "$ROUNDS"); do
+        echo "round $round conns 1 direct  $(run "http://127.0.0.1:$b1/" 1 1)" | tee -a "$1" >&2
+        # shellcheck disable=SC2086
+        echo "round $round conns 1 nginx   $(run "http://127.0.0.1:$np/" 1 1 $nginx_workers)" | tee -a "$1" >&2
+        echo "round $round conns 1 gateway-pt $(run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid")" | tee -a "$1" >&2
+    done
+}
 echo "== 1 connection, everything on CPU 0" >&2
 pinned="$out/pinned.txt"
 : >"$pinned"
@@ -162,14 +173,23 @@ pinned="$out/pinned.txt"
 pin_all() { for pid in "$backend_pid" "$nginx_pid" $nginx_workers "$gateway_pt_pid"; do taskset -a -p -c "$1" "$pid" >/dev/null; done; }
 pin_all 0
 WRK_PREFIX="taskset -c 0"
-for round in $(seq 1 "$ROUNDS"); do
-    echo "round $round conns 1 direct  $(run "http://127.0.0.1:$b1/" 1 1)" | tee -a "$pinned" >&2
-    # shellcheck disable=SC2086
-    echo "round $round conns 1 nginx   $(run "http://127.0.0.1:$np/" 1 1 $nginx_workers)" | tee -a "$pinned" >&2
-    echo "round $round conns 1 gateway-pt $(run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid")" | tee -a "$pinned" >&2
-done
+one_conn_rounds "$pinned"
 WRK_PREFIX=""
 pin_all "0-$(($(nproc) - 1))"
+
+# The other way to take the idle-vCPU wake out: no vCPU is ever idle. A busy loop at
+# SCHED_IDLE on each CPU gives way to any other process at once, but keeps the vCPU from
+# halting (this VM's guest does not poll before halting: haltpoll.guest_halt_poll_ns=0).
+echo "== 1 connection, every vCPU kept awake by a SCHED_IDLE busy loop" >&2
+awake="$out/awake.txt"
+: >"$awake"
+spinners=()
+for cpu in $(seq 0 $(($(nproc) - 1))); do
+    taskset -c "$cpu" chrt -i 0 sh -c 'while :; do :; done' &
+    pids+=($!); spinners+=($!)
+done
+one_conn_rounds "$awake"
+kill "${spinners[@]}"
 
 echo "== idle connections" >&2
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
@@ -225,9 +245,9 @@ wake=$("$bin/bench-wake" --iterations "$WAKES" --threads "$GATEWAY_THREADS")
 echo "$wake" >&2
 
 echo "== summary" >&2
-python3 - "$results" "$pinned" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
+python3 - "$results" "$pinned" "$awake" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
 import statistics as st, sys, subprocess, datetime, platform, os
-results, pinned, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
+results, pinned, awake, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
 def read(path):
     runs = {}
     for line in open(path):
@@ -237,6 +257,7 @@ def read(path):
     return runs
 runs = read(results)
 pin = read(pinned)
+awk = read(awake)
 med = lambda key, i: st.median(r[i] for r in runs[key])
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores ({cpu_model}), Linux {platform.release()}, "
@@ -264,6 +285,10 @@ padded = lambda t: pmed(t, 1) - pmed("direct", 1)
 print(f"- 1 conn, wrk, backend and proxy on CPU 0: p50 direct {pmed('direct', 1):.0f} µs, nginx {pmed('nginx', 1):.0f} µs, "
       f"gateway-pt {pmed('gateway-pt', 1):.0f} µs (added: nginx {padded('nginx'):.0f} µs, gateway-pt {padded('gateway-pt'):.0f} µs); "
       f"req/s direct {pmed('direct', 0):.0f}, nginx {pmed('nginx', 0):.0f}, gateway-pt {pmed('gateway-pt', 0):.0f}")
+amed = lambda t, i: st.median(r[i] for r in awk[(1, t)])
+aadded = lambda t: amed(t, 1) - amed("direct", 1)
+print(f"- 1 conn, every vCPU kept awake (SCHED_IDLE busy loops): p50 direct {amed('direct', 1):.0f} µs, nginx {amed('nginx', 1):.0f} µs, "
+      f"gateway-pt {amed('gateway-pt', 1):.0f} µs (added: nginx {aadded('nginx'):.0f} µs, gateway-pt {aadded('gateway-pt'):.0f} µs)")
 s = silent.split(); v = served.split()
 print(f"- gateway RSS with {idle} idle connections: silent after connect {int(s[1])/1024:.1f} MiB "
       f"(before {int(s[0])/1024:.1f} MiB); after one request each {int(v[1])/1024:.1f} MiB (before {int(v[0])/1024:.1f} MiB); "
