@@ -153,10 +153,6 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# At one connection the figure is set less by the proxy's work than by where the kernel
-# places the next woken process: waking an idle vCPU of this VM costs tens of microseconds.
-# With wrk, the backend and each proxy confined to one vCPU no wake crosses CPUs, and what is
-# left is the work each proxy adds.
 # ROUNDS rounds of 1 connection to direct, nginx and gateway-pt, appended to $1.
 one_conn_rounds() {
     for round in $(seq 1 "$ROUNDS"); do
@@ -166,6 +162,11 @@ one_conn_rounds() {
         echo "round $round conns 1 gateway-pt $(run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid")" | tee -a "$1" >&2
     done
 }
+
+# At one connection the figure is set less by the proxy's work than by where the kernel
+# places the next woken process: waking an idle vCPU of this VM costs tens of microseconds.
+# With wrk, the backend and each proxy confined to one vCPU no wake crosses CPUs, and what is
+# left is the work each proxy adds.
 echo "== 1 connection, everything on CPU 0" >&2
 pinned="$out/pinned.txt"
 : >"$pinned"
@@ -257,7 +258,7 @@ def read(path):
     return runs
 runs = read(results)
 pin = read(pinned)
-awk = read(awake)
+woke = read(awake)
 med = lambda key, i: st.median(r[i] for r in runs[key])
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Run {datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} cores ({cpu_model}), Linux {platform.release()}, "
@@ -285,7 +286,7 @@ padded = lambda t: pmed(t, 1) - pmed("direct", 1)
 print(f"- 1 conn, wrk, backend and proxy on CPU 0: p50 direct {pmed('direct', 1):.0f} µs, nginx {pmed('nginx', 1):.0f} µs, "
       f"gateway-pt {pmed('gateway-pt', 1):.0f} µs (added: nginx {padded('nginx'):.0f} µs, gateway-pt {padded('gateway-pt'):.0f} µs); "
       f"req/s direct {pmed('direct', 0):.0f}, nginx {pmed('nginx', 0):.0f}, gateway-pt {pmed('gateway-pt', 0):.0f}")
-amed = lambda t, i: st.median(r[i] for r in awk[(1, t)])
+amed = lambda t, i: st.median(r[i] for r in woke[(1, t)])
 aadded = lambda t: amed(t, 1) - amed("direct", 1)
 print(f"- 1 conn, every vCPU kept awake (SCHED_IDLE busy loops): p50 direct {amed('direct', 1):.0f} µs, nginx {amed('nginx', 1):.0f} µs, "
       f"gateway-pt {amed('gateway-pt', 1):.0f} µs (added: nginx {aadded('nginx'):.0f} µs, gateway-pt {aadded('gateway-pt'):.0f} µs)")
