@@ -16,12 +16,14 @@
 # Needs: wrk, nginx (Debian: apt-get install -y wrk nginx), python3, a Rust toolchain.
 # Everything listens on 127.0.0.1; every load run is bounded by DURATION.
 #
-# Usage: bench/gateway/run.sh            (defaults: DURATION=10 ROUNDS=3 IDLE=10000)
-#        DURATION=5 ROUNDS=1 bench/gateway/run.sh
+# Usage: bench/gateway/run.sh            (defaults: DURATION=10 ROUNDS=3 PAIRED=20 IDLE=10000)
+#        DURATION=5 ROUNDS=1 PAIRED=3 bench/gateway/run.sh
 set -euo pipefail
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
+PAIRED=${PAIRED:-20}
+PAIRED_SECS=${PAIRED_SECS:-3}
 IDLE=${IDLE:-10000}
 WAKES=${WAKES:-2000}
 GATEWAY_THREADS=${GATEWAY_THREADS:-2}
@@ -118,7 +120,7 @@ run() {
     local before after file
     file=$(mktemp "$out/wrk.XXXX")
     before=$(ticks "$@")
-    $WRK_PREFIX wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "$url" >"$file"
+    $WRK_PREFIX wrk -t"$threads" -c"$conns" -d"${SECS:-$DURATION}s" --latency "$url" >"$file"
     after=$(ticks "$@")
     python3 - "$file" "$before" "$after" "$hz" "$#" <<'PY'
 import re, sys
@@ -150,6 +152,27 @@ for round in $(seq 1 "$ROUNDS"); do
         echo "round $round conns $conns nginx   $(run "http://127.0.0.1:$np/" "$conns" "$threads" $nginx_workers)" | tee -a "$results" >&2
         echo "round $round conns $conns gateway $(run "http://127.0.0.1:$gp/" "$conns" "$threads" "$gateway_pid")" | tee -a "$results" >&2
         echo "round $round conns $conns gateway-pt $(run "http://127.0.0.1:$tp/" "$conns" "$threads" "$gateway_pt_pid")" | tee -a "$results" >&2
+    done
+done
+
+# Unpinned at one connection, p50 moves between runs by more than the proxies differ: each
+# request pays one or two wake-ups of a halted vCPU, depending on where the kernel has just
+# placed wrk, the proxy and the backend. Many short rounds, each running the three targets in
+# a shuffled order, compare the proxies within a round instead; the summary gives the median
+# of the per-round differences and how often each proxy was ahead.
+echo "== 1 connection, $PAIRED paired rounds of ${PAIRED_SECS}s" >&2
+paired="$out/paired.txt"
+: >"$paired"
+for round in $(seq 1 "$PAIRED"); do
+    # shuf's source is the round number: the order differs between rounds, not between runs.
+    for target in $(printf '%s\n' direct nginx gateway-pt | shuf --random-source=<(yes "$round")); do
+        case $target in
+            direct) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$b1/" 1 1) ;;
+            # shellcheck disable=SC2086
+            nginx) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$np/" 1 1 $nginx_workers) ;;
+            gateway-pt) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid") ;;
+        esac
+        echo "round $round conns 1 $target $line" | tee -a "$paired" >&2
     done
 done
 
@@ -191,6 +214,35 @@ for cpu in $(seq 0 $(($(nproc) - 1))); do
 done
 one_conn_rounds "$awake"
 kill "${spinners[@]}"
+
+# Why the unpinned 1-connection figures differ: how often the kernel ran wrk, the proxy and
+# the backend all on one vCPU, and how long a request took that way and apart
+# (placement.py). Needs perf (apt-get install -y linux-perf) and the right to trace the
+# scheduler; skipped otherwise.
+placement="$out/placement.txt"
+: >"$placement"
+tids() { local pid; for pid in "$@"; do ls "/proc/$pid/task"; done | tr '\n' ' '; }
+if command -v perf >/dev/null && perf record -q -o /dev/null -e sched:sched_switch -a -- true 2>/dev/null; then
+    echo "== 1 connection, where each request ran (perf, ${PLACEMENT_SECS:-2}s each)" >&2
+    for target in direct nginx gateway-pt; do
+        case $target in
+            direct) port=$b1 proxy="" ;;
+            # shellcheck disable=SC2086
+            nginx) port=$np proxy=$(tids $nginx_workers) ;;
+            gateway-pt) port=$tp proxy=$(tids "$gateway_pt_pid") ;;
+        esac
+        wrk -t1 -c1 -d"$((${PLACEMENT_SECS:-2} + 2))s" "http://127.0.0.1:$port/" >/dev/null &
+        sleep 1
+        perf record -q -o "$out/sched.data" -e sched:sched_switch -a -- sleep "${PLACEMENT_SECS:-2}" 2>/dev/null
+        wait $!
+        # shellcheck disable=SC2086
+        echo "$target: $(perf script -i "$out/sched.data" 2>/dev/null |
+            python3 bench/gateway/placement.py --proxy $proxy --backend $(tids "$backend_pid"))" | tee -a "$placement" >&2
+        rm -f "$out/sched.data"
+    done
+else
+    echo "placement not measured (needs perf: apt-get install -y linux-perf, and root)" >"$placement"
+fi
 
 echo "== idle connections" >&2
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
@@ -246,9 +298,9 @@ wake=$("$bin/bench-wake" --iterations "$WAKES" --threads "$GATEWAY_THREADS")
 echo "$wake" >&2
 
 echo "== summary" >&2
-python3 - "$results" "$pinned" "$awake" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
-import statistics as st, sys, subprocess, datetime, platform, os
-results, pinned, awake, silent, served, wake, duration, rounds, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
+python3 - "$results" "$pinned" "$awake" "$paired" "$placement" "$gw_silent" "$gw_served" "$wake" "$DURATION" "$ROUNDS" "$PAIRED_SECS" "$IDLE" "$GATEWAY_THREADS" "$NGINX_WORKERS" "$gw_jemalloc" <<'PY' | tee "$out/summary.md"
+import statistics as st, sys, subprocess, datetime, platform, os, random
+results, pinned, awake, paired, placement, silent, served, wake, duration, rounds, paired_secs, idle, gthreads, nworkers, jemalloc = sys.argv[1:]
 def read(path):
     runs = {}
     for line in open(path):
@@ -290,6 +342,21 @@ amed = lambda t, i: st.median(r[i] for r in woke[(1, t)])
 aadded = lambda t: amed(t, 1) - amed("direct", 1)
 print(f"- 1 conn, every vCPU kept awake (SCHED_IDLE busy loops): p50 direct {amed('direct', 1):.0f} µs, nginx {amed('nginx', 1):.0f} µs, "
       f"gateway-pt {amed('gateway-pt', 1):.0f} µs (added: nginx {aadded('nginx'):.0f} µs, gateway-pt {aadded('gateway-pt'):.0f} µs)")
+pairs = {}
+for r in open(paired):
+    f = r.split()
+    pairs.setdefault(int(f[1]), {})[f[4]] = float(f[6])
+added_by_round = [(p["nginx"] - p["direct"], p["gateway-pt"] - p["direct"]) for p in pairs.values()]
+diffs = [g - n for n, g in added_by_round]
+rng = random.Random(1)  # a fixed seed: the same raw runs give the same interval
+boot = sorted(st.median(rng.choices(diffs, k=len(diffs))) for _ in range(10000))
+print(f"- 1 conn, {len(diffs)} paired rounds of {paired_secs} s in shuffled order: added p50 over direct, median per round: "
+      f"nginx {st.median(n for n, _ in added_by_round):.1f} µs, gateway-pt {st.median(g for _, g in added_by_round):.1f} µs; "
+      f"gateway-pt minus nginx, median of the per-round differences {st.median(diffs):+.1f} µs "
+      f"(95 % bootstrap interval {boot[250]:+.1f} to {boot[9749]:+.1f}); gateway-pt ahead in {sum(d < 0 for d in diffs)}, "
+      f"level in {sum(d == 0 for d in diffs)}, behind in {sum(d > 0 for d in diffs)} rounds")
+for line in open(placement):
+    print(f"- 1 conn, where each request ran: {line.strip()}")
 s = silent.split(); v = served.split()
 print(f"- gateway RSS with {idle} idle connections: silent after connect {int(s[1])/1024:.1f} MiB "
       f"(before {int(s[0])/1024:.1f} MiB); after one request each {int(v[1])/1024:.1f} MiB (before {int(v[0])/1024:.1f} MiB); "
