@@ -155,6 +155,16 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# One wrk run at 1 connection against direct, nginx or gateway-pt (run's output).
+one_conn() {
+    case $1 in
+        direct) run "http://127.0.0.1:$b1/" 1 1 ;;
+        # shellcheck disable=SC2086
+        nginx) run "http://127.0.0.1:$np/" 1 1 $nginx_workers ;;
+        gateway-pt) run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid" ;;
+    esac
+}
+
 # Unpinned at one connection, p50 moves between runs by more than the proxies differ: each
 # request pays one or two wake-ups of a halted vCPU, depending on where the kernel has just
 # placed wrk, the proxy and the backend. Many short rounds, each running the three targets in
@@ -166,23 +176,16 @@ paired="$out/paired.txt"
 for round in $(seq 1 "$PAIRED"); do
     # shuf's source is the round number: the order differs between rounds, not between runs.
     for target in $(printf '%s\n' direct nginx gateway-pt | shuf --random-source=<(yes "$round")); do
-        case $target in
-            direct) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$b1/" 1 1) ;;
-            # shellcheck disable=SC2086
-            nginx) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$np/" 1 1 $nginx_workers) ;;
-            gateway-pt) line=$(SECS=$PAIRED_SECS run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid") ;;
-        esac
-        echo "round $round conns 1 $target $line" | tee -a "$paired" >&2
+        echo "round $round conns 1 $target $(SECS=$PAIRED_SECS one_conn "$target")" | tee -a "$paired" >&2
     done
 done
 
 # ROUNDS rounds of 1 connection to direct, nginx and gateway-pt, appended to $1.
 one_conn_rounds() {
     for round in $(seq 1 "$ROUNDS"); do
-        echo "round $round conns 1 direct  $(run "http://127.0.0.1:$b1/" 1 1)" | tee -a "$1" >&2
-        # shellcheck disable=SC2086
-        echo "round $round conns 1 nginx   $(run "http://127.0.0.1:$np/" 1 1 $nginx_workers)" | tee -a "$1" >&2
-        echo "round $round conns 1 gateway-pt $(run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid")" | tee -a "$1" >&2
+        for target in direct nginx gateway-pt; do
+            echo "round $round conns 1 $target $(one_conn "$target")" | tee -a "$1" >&2
+        done
     done
 }
 
