@@ -4,8 +4,9 @@
 Reads `perf script` output of `perf record -e sched:sched_switch -a` on stdin. A round is
 one request as wrk sees it: from wrk running again after sleeping on a response to the next
 time it does. Each round is labelled with the vCPUs that wrk, the proxy and the backend ran
-on during it (a process that did not run in a round counts where it last ran). Prints one line: rounds, the share spent with all of them on one vCPU, and the
-median round time together and apart.
+on during it (a process that did not run in a round counts where it last ran). Prints one
+line: rounds, the share spent with all of them on one vCPU, and the median round time
+together and apart.
 
     placement.py --proxy TID... --backend TID... < perf-script.txt
 """

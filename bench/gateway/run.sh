@@ -16,7 +16,8 @@
 # Needs: wrk, nginx (Debian: apt-get install -y wrk nginx), python3, a Rust toolchain.
 # Everything listens on 127.0.0.1; every load run is bounded by DURATION.
 #
-# Usage: bench/gateway/run.sh            (defaults: DURATION=10 ROUNDS=3 PAIRED=20 IDLE=10000)
+# Usage: bench/gateway/run.sh            (defaults: DURATION=10 ROUNDS=3 PAIRED=20 PAIRED_SECS=3
+#                                           PLACEMENT_SECS=2 IDLE=10000 WAKES=2000)
 #        DURATION=5 ROUNDS=1 PAIRED=3 bench/gateway/run.sh
 set -euo pipefail
 
@@ -24,6 +25,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 PAIRED=${PAIRED:-20}
 PAIRED_SECS=${PAIRED_SECS:-3}
+PLACEMENT_SECS=${PLACEMENT_SECS:-2}
 IDLE=${IDLE:-10000}
 WAKES=${WAKES:-2000}
 GATEWAY_THREADS=${GATEWAY_THREADS:-2}
@@ -155,15 +157,12 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-# One wrk run at 1 connection against direct, nginx or gateway-pt (run's output).
-one_conn() {
-    case $1 in
-        direct) run "http://127.0.0.1:$b1/" 1 1 ;;
-        # shellcheck disable=SC2086
-        nginx) run "http://127.0.0.1:$np/" 1 1 $nginx_workers ;;
-        gateway-pt) run "http://127.0.0.1:$tp/" 1 1 "$gateway_pt_pid" ;;
-    esac
-}
+# The three 1-connection targets: their port, and the pids of the proxy (none for direct).
+port_of() { case $1 in direct) echo "$b1" ;; nginx) echo "$np" ;; gateway-pt) echo "$tp" ;; esac; }
+proxy_pids() { case $1 in nginx) echo "$nginx_workers" ;; gateway-pt) echo "$gateway_pt_pid" ;; esac; }
+# One wrk run at 1 connection against a target (run's output).
+# shellcheck disable=SC2046
+one_conn() { run "http://127.0.0.1:$(port_of "$1")/" 1 1 $(proxy_pids "$1"); }
 
 # Unpinned at one connection, p50 moves between runs by more than the proxies differ: each
 # request pays one or two wake-ups of a halted vCPU, depending on where the kernel has just
@@ -226,21 +225,16 @@ placement="$out/placement.txt"
 : >"$placement"
 tids() { local pid; for pid in "$@"; do ls "/proc/$pid/task"; done | tr '\n' ' '; }
 if command -v perf >/dev/null && perf record -q -o /dev/null -e sched:sched_switch -a -- true 2>/dev/null; then
-    echo "== 1 connection, where each request ran (perf, ${PLACEMENT_SECS:-2}s each)" >&2
+    echo "== 1 connection, where each request ran (perf, ${PLACEMENT_SECS}s each)" >&2
     for target in direct nginx gateway-pt; do
-        case $target in
-            direct) port=$b1 proxy="" ;;
-            # shellcheck disable=SC2086
-            nginx) port=$np proxy=$(tids $nginx_workers) ;;
-            gateway-pt) port=$tp proxy=$(tids "$gateway_pt_pid") ;;
-        esac
-        wrk -t1 -c1 -d"$((${PLACEMENT_SECS:-2} + 2))s" "http://127.0.0.1:$port/" >/dev/null &
+        wrk -t1 -c1 -d"$((PLACEMENT_SECS + 2))s" "http://127.0.0.1:$(port_of "$target")/" >/dev/null &
         sleep 1
-        perf record -q -o "$out/sched.data" -e sched:sched_switch -a -- sleep "${PLACEMENT_SECS:-2}" 2>/dev/null
+        perf record -q -o "$out/sched.data" -e sched:sched_switch -a -- sleep "$PLACEMENT_SECS" 2>/dev/null
         wait $!
-        # shellcheck disable=SC2086
+        # shellcheck disable=SC2046
         echo "$target: $(perf script -i "$out/sched.data" 2>/dev/null |
-            python3 bench/gateway/placement.py --proxy $proxy --backend $(tids "$backend_pid"))" | tee -a "$placement" >&2
+            python3 bench/gateway/placement.py --proxy $(tids $(proxy_pids "$target")) --backend $(tids "$backend_pid"))" |
+            tee -a "$placement" >&2
         rm -f "$out/sched.data"
     done
 else
