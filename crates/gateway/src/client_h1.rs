@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use crate::Shared;
 use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed};
 use crate::buffer::{Out, ReadBuf};
+use crate::deadline::poll_passed;
 use crate::h1::body::BodyState;
 use crate::h1::head::{
     Framing, HeadError, HeaderSink, RequestHead, parse_request, write_decimal, write_header,
@@ -113,6 +114,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watc
     // The replica's head is written into a pooled buffer taken per request: an idle
     // connection holds no buffer.
     let mut replica_head: Option<Out> = None;
+    // One timer for the connection's life, armed at or before each request's deadline.
+    let first = tokio::time::Instant::now() + limits.header_read_timeout;
+    let mut header_timer = std::pin::pin!(tokio::time::sleep_until(first));
     loop {
         let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
         let head = loop {
@@ -137,7 +141,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watc
             let read = tokio::select! {
                 biased;
                 read = poll_fn(|cx| client.poll_fill(cx)) => read,
-                () = tokio::time::sleep_until(deadline) => return,
+                () = poll_fn(|cx| poll_passed(header_timer.as_mut(), cx, deadline)) => return,
                 _ = stop.changed(), if idle => return,
             };
             match read {

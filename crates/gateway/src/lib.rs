@@ -84,6 +84,7 @@ mod body;
 mod buffer;
 mod client_h1;
 mod config;
+mod deadline;
 mod h1;
 mod metrics;
 mod observe;

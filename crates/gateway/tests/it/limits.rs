@@ -107,6 +107,35 @@ async fn a_slow_client_is_cut_off_at_the_header_read_timeout() {
 }
 
 #[tokio::test]
+async fn a_keep_alive_client_gets_the_header_read_timeout_anew_after_each_request() {
+    let timeout = Duration::from_millis(400);
+    let gw = TestGateway::start(config(|c| c.limits.header_read_timeout = timeout)).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let mut sender = connect(gw.addr).await;
+    let opened = tokio::time::Instant::now();
+    // Each request comes within the timeout of the one before; the later ones past the
+    // deadline the connection started with.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let req = Request::get("/")
+            .header("host", "svc.localhost")
+            .body(TestBody::empty())
+            .unwrap();
+        let sent = within("a reply", sender.send_request(req)).await;
+        let reply = read(sent.expect("the connection is still open")).await;
+        assert_eq!(reply.status.as_u16(), 200);
+    }
+    assert!(opened.elapsed() >= 2 * timeout);
+    let idle = tokio::time::Instant::now();
+    eventually("the gateway to close the idle connection", || {
+        sender.is_closed()
+    })
+    .await;
+    assert!(idle.elapsed() >= timeout - Duration::from_millis(50));
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_one() {
     let gw = TestGateway::start(config(|c| c.limits.max_connections = 2)).await;
     let model = FakeModel::new("m").run().await;

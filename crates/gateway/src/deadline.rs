@@ -1,0 +1,93 @@
+//! A connection's deadline that moves later on every request without touching its timer.
+//!
+//! Arming a tokio timer for an instant earlier than the runtime's next planned wake-up makes
+//! the runtime wake its own driver: an `eventfd` write and one more `epoll_wait` round. A
+//! keep-alive connection that armed a fresh header-read timer after each response paid that
+//! on every request, since the timer it armed while waiting for the replica (the response
+//! timeout) was later. Here one timer stays armed at or before the deadline and is moved only
+//! when it fires early: about once per timeout period, not once per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::time::{Instant, Sleep};
+
+/// Ready once `deadline` has passed. `timer` is re-armed only when it fires before
+/// `deadline`, or when it is armed later than `deadline` (a deadline moved earlier).
+pub(crate) fn poll_passed(
+    mut timer: Pin<&mut Sleep>,
+    cx: &mut Context<'_>,
+    deadline: Instant,
+) -> Poll<()> {
+    if timer.deadline() > deadline {
+        timer.as_mut().reset(deadline);
+    }
+    while timer.as_mut().poll(cx).is_ready() {
+        if timer.deadline() >= deadline {
+            return Poll::Ready(());
+        }
+        timer.as_mut().reset(deadline);
+    }
+    Poll::Pending
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::time::Duration;
+
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[tokio::test(start_paused = true)]
+    async fn moving_the_deadline_later_leaves_the_timer_where_it_was_armed() {
+        let start = Instant::now();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(start + 30 * SECOND));
+        for later in 1..=5 {
+            let deadline = start + 30 * SECOND + later * SECOND;
+            let waited = poll_fn(|cx| Poll::Ready(poll_passed(timer.as_mut(), cx, deadline)));
+            assert!(waited.await.is_pending());
+            assert_eq!(timer.deadline(), start + 30 * SECOND);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_that_fires_early_is_rearmed_and_resolves_at_the_deadline() {
+        let start = Instant::now();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(start + 30 * SECOND));
+        let deadline = start + 45 * SECOND;
+        poll_fn(|cx| poll_passed(timer.as_mut(), cx, deadline)).await;
+        let now = Instant::now();
+        assert!(
+            now >= deadline && now < deadline + SECOND,
+            "{:?}",
+            now - start
+        );
+        assert_eq!(timer.deadline(), deadline);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_moved_earlier_than_the_timer_is_kept() {
+        let start = Instant::now();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(start + 30 * SECOND));
+        let deadline = start + 10 * SECOND;
+        poll_fn(|cx| poll_passed(timer.as_mut(), cx, deadline)).await;
+        let now = Instant::now();
+        assert!(
+            now >= deadline && now < deadline + SECOND,
+            "{:?}",
+            now - start
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_already_passed_resolves_at_once() {
+        let start = Instant::now();
+        let mut timer = std::pin::pin!(tokio::time::sleep_until(start + 30 * SECOND));
+        tokio::time::advance(40 * SECOND).await;
+        poll_fn(|cx| poll_passed(timer.as_mut(), cx, start + 35 * SECOND)).await;
+        assert_eq!(Instant::now(), start + 40 * SECOND);
+    }
+}
