@@ -115,8 +115,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watc
     // connection holds no buffer.
     let mut replica_head: Option<Out> = None;
     // One timer for the connection's life, armed at or before each request's deadline.
-    let first = tokio::time::Instant::now() + limits.header_read_timeout;
-    let mut header_timer = std::pin::pin!(tokio::time::sleep_until(first));
+    let mut header_timer = std::pin::pin!(tokio::time::sleep(limits.header_read_timeout));
     loop {
         let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
         let head = loop {
