@@ -234,6 +234,95 @@ mod tests {
         }
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::sample::select;
+
+        /// A chunked body as senders write it: sizes in either case or zero-padded,
+        /// extensions, trailers; then the start of the next message.
+        fn encoded() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+            let chunk = (
+                prop::collection::vec(any::<u8>(), 1..40),
+                select(vec!["{:x}", "{:X}", "{:04x}"]),
+                prop::option::of("[ \t]{0,2};[a-z]{1,5}(=[!-~]{0,6})?"),
+            );
+            let chunks = prop::collection::vec(chunk, 0..6);
+            let trailers = prop::collection::vec("x-[a-z]{1,6}: [ -~]{0,8}", 0..3);
+            (chunks, trailers).prop_map(|(chunks, trailers)| {
+                let (mut body, mut data) = (Vec::new(), Vec::new());
+                for (bytes, size, extension) in chunks {
+                    let size = match size {
+                        "{:x}" => format!("{:x}", bytes.len()),
+                        "{:X}" => format!("{:X}", bytes.len()),
+                        _ => format!("{:04x}", bytes.len()),
+                    };
+                    body.extend_from_slice(size.as_bytes());
+                    body.extend_from_slice(extension.unwrap_or_default().as_bytes());
+                    body.extend_from_slice(b"\r\n");
+                    body.extend_from_slice(&bytes);
+                    body.extend_from_slice(b"\r\n");
+                    data.extend_from_slice(&bytes);
+                }
+                body.extend_from_slice(b"0\r\n");
+                for trailer in trailers {
+                    body.extend_from_slice(trailer.as_bytes());
+                    body.extend_from_slice(b"\r\n");
+                }
+                body.extend_from_slice(b"\r\nNEXT");
+                (body, data)
+            })
+        }
+
+        /// Bytes that look like chunked coding, or almost.
+        fn chunked_like() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                3 => select(vec![
+                    &b"0"[..], b"5", b"a", b"F", b"ffffffffffffffff", b"\r\n", b"\r", b"\n", b";",
+                    b";x=\"y\"", b" ", b"\t", b"hello", b"x-t: 1",
+                ])
+                .prop_map(<[u8]>::to_vec),
+                1 => prop::collection::vec(any::<u8>(), 1..4),
+            ];
+            prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+
+            /// However the reads split it, a body decodes to its data and ends where it ends.
+            #[test]
+            fn a_chunked_body_decodes_to_its_data_at_any_split((body, data) in encoded(), step in 1usize..64) {
+                let (decoded, used) = decode_in_pieces(&body, step).unwrap();
+                prop_assert_eq!(decoded, data);
+                prop_assert_eq!(used, body.len() - 4);
+            }
+
+            /// On any input the decoder moves forward or stops with an error or at the end,
+            /// and says where the data is within what it took.
+            #[test]
+            fn any_input_is_decoded_or_refused_in_bounds(input in chunked_like(), step in 1usize..8) {
+                let mut decoder = ChunkedDecoder::default();
+                'pieces: for piece in input.chunks(step) {
+                    let mut at = 0;
+                    while at < piece.len() {
+                        let Ok(s) = decoder.decode(&piece[at..]) else {
+                            break 'pieces;
+                        };
+                        prop_assert!(s.consumed <= piece.len() - at);
+                        prop_assert!(s.data.start <= s.data.end && s.data.end == s.consumed);
+                        if decoder.is_done() {
+                            prop_assert_eq!(decoder.decode(&piece[at + s.consumed..]).unwrap().consumed, 0);
+                            break 'pieces;
+                        }
+                        prop_assert!(s.consumed > 0, "stalled on {:?}", &piece[at..]);
+                        at += s.consumed;
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn chunk_headers_are_hex() {
         let mut out = Vec::new();

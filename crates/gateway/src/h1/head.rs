@@ -326,8 +326,6 @@ pub(crate) struct BadResponse(pub(crate) &'static str);
 pub(crate) struct ResponseHead {
     pub(crate) len: usize,
     pub(crate) status: u16,
-    /// The reason phrase's range in the bytes parsed.
-    pub(crate) reason: Range<usize>,
     pub(crate) framing: Framing,
     /// The replica keeps the connection open after this response.
     pub(crate) keep_alive: bool,
@@ -356,13 +354,11 @@ pub(crate) fn parse_response(
         }
         Err(_) => return Err(BadResponse("malformed response head")),
     };
-    let (Some(status), Some(version), Some(reason)) =
-        (response.code, response.version, response.reason)
-    else {
+    // The reason phrase is not kept: clients get the canonical one for the status (httparse
+    // gives a reason that is not UTF-8 as "", not as a slice of `buf`).
+    let (Some(status), Some(version)) = (response.code, response.version) else {
         return Err(BadResponse("malformed status line"));
     };
-    let reason_at = reason.as_ptr() as usize - buf.as_ptr() as usize;
-    let reason = reason_at..reason_at + reason.len();
     if (100..200).contains(&status) {
         if status == 101 {
             return Err(BadResponse(
@@ -373,7 +369,6 @@ pub(crate) fn parse_response(
         return Ok(Some(ResponseHead {
             len,
             status,
-            reason,
             framing: Framing::Empty,
             keep_alive: true,
         }));
@@ -424,7 +419,6 @@ pub(crate) fn parse_response(
     Ok(Some(ResponseHead {
         len,
         status,
-        reason,
         framing,
         keep_alive,
     }))
