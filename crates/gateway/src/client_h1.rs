@@ -102,13 +102,19 @@ impl Client {
     }
 }
 
-/// Serve HTTP/1.x requests on `stream` until the client leaves, an answer closes the
-/// connection, or `stop` turns true (at once while idle, else after the current response).
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, mut stop: watch::Receiver<bool>) {
+/// Serve HTTP/1.x requests on `stream`, whose first bytes are in `first`, until the client
+/// leaves, an answer closes the connection, or `stop` turns true (at once while idle, else
+/// after the current response).
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    first: ReadBuf,
+    mut stop: watch::Receiver<bool>,
+) {
     let limits = &shared.limits;
     let mut client = Client {
         stream,
-        buf: ReadBuf::default(),
+        buf: first,
         max_head: limits.max_header_bytes,
     };
     // The replica's head is written into a pooled buffer taken per request: an idle
@@ -529,7 +535,7 @@ mod tests {
                 .await
                 .unwrap();
             let (_stop, stopping) = watch::channel(false);
-            let future = serve(gateway.shared.clone(), stream, stopping);
+            let future = serve(gateway.shared.clone(), stream, ReadBuf::default(), stopping);
             let size = std::mem::size_of_val(&future);
             assert!(size <= 1024, "{size} bytes");
         });

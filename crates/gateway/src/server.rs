@@ -1,9 +1,11 @@
 //! Accepting client connections: the connection limit, HTTP/1.1 or h2c, graceful shutdown.
 
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::server::conn::http2;
@@ -11,11 +13,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use prometheus_client::metrics::gauge::Gauge;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::Shared;
+use crate::buffer::ReadBuf;
 use crate::config::Limits;
+use crate::sock::poll_fill;
 use crate::{client_h1, proxy};
 
 /// How long open connections get to finish their requests after shutdown is asked for.
@@ -90,7 +95,15 @@ async fn serve_connection(
     _open: OpenConnection,
 ) {
     let _ = stream.set_nodelay(true);
-    let is_h2 = match sniff_h2(&stream, shared.limits.header_read_timeout).await {
+    let mut first = ReadBuf::default();
+    let limits = &shared.limits;
+    let sniffed = sniff_h2(
+        &stream,
+        &mut first,
+        limits.max_header_bytes,
+        limits.header_read_timeout,
+    );
+    let is_h2 = match sniffed.await {
         Ok(Some(is_h2)) => is_h2,
         Ok(None) => return,
         Err(error) => {
@@ -100,16 +113,18 @@ async fn serve_connection(
     };
     if is_h2 {
         drop(stop);
+        let stream = Replay::new(first.pending().to_vec(), stream);
+        drop(first);
         // Boxed: hyper's HTTP/2 state is large; unboxed it would be part of every
         // connection's task, HTTP/1 ones included.
         Box::pin(serve_h2(shared, stream, watcher)).await;
     } else {
         drop(watcher);
-        client_h1::serve(shared, stream, stop).await;
+        client_h1::serve(shared, stream, first, stop).await;
     }
 }
 
-async fn serve_h2(shared: Arc<Shared>, stream: TcpStream, watcher: Watcher) {
+async fn serve_h2(shared: Arc<Shared>, stream: Replay, watcher: Watcher) {
     let limits = shared.limits.clone();
     // Boxed: hyper keeps one request future allocated per connection for the connection's
     // life; the box keeps that to a pointer.
@@ -136,30 +151,102 @@ fn h2_builder(limits: &Limits) -> http2::Builder<TokioExecutor> {
     builder
 }
 
-/// Wait for the first bytes and tell HTTP/2 prior knowledge (h2c) from HTTP/1.
-/// `None`: the client closed or sent nothing within `timeout`.
-async fn sniff_h2(stream: &TcpStream, timeout: Duration) -> io::Result<Option<bool>> {
+/// Read the first bytes into `buf` and tell HTTP/2 prior knowledge (h2c) from HTTP/1.
+/// `None`: the client closed, or had not sent enough to tell within `timeout`.
+///
+/// Read, not peeked: a client that stops within the preface ("P", "PRI * ...") is then
+/// waited for like any other, on the socket's readiness (a peek would see the same bytes
+/// again at once, and could not see the client close after them).
+async fn sniff_h2(
+    stream: &TcpStream,
+    buf: &mut ReadBuf,
+    max_head: usize,
+    timeout: Duration,
+) -> io::Result<Option<bool>> {
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut buf = [0u8; 24];
     loop {
-        let Ok(peeked) = tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await else {
-            return Ok(None);
-        };
-        let n = peeked?;
-        if n == 0 {
-            return Ok(None);
-        }
-        if buf[..n] != H2_PREFACE[..n] {
+        let first = &buf.pending()[..buf.len().min(H2_PREFACE.len())];
+        if *first != H2_PREFACE[..first.len()] {
             return Ok(Some(false));
         }
-        if n == H2_PREFACE.len() {
+        if first.len() == H2_PREFACE.len() {
             return Ok(Some(true));
         }
-        // A partial preface ("P", "PRI * ..."): peek returns at once, so pause before looking again.
-        if tokio::time::Instant::now() >= deadline {
-            return Ok(None);
+        let read = poll_fn(|cx| poll_fill(stream, buf, max_head, cx));
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(0)) | Err(_) => return Ok(None),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(error),
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// An HTTP/2 client's stream whose first bytes were read to tell its protocol: hyper reads
+/// them again first.
+struct Replay {
+    first: Vec<u8>,
+    at: usize,
+    stream: TcpStream,
+}
+
+impl Replay {
+    fn new(first: Vec<u8>, stream: TcpStream) -> Replay {
+        Replay {
+            first,
+            at: 0,
+            stream,
+        }
+    }
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.at < this.first.len() {
+            let n = out.remaining().min(this.first.len() - this.at);
+            out.put_slice(&this.first[this.at..this.at + n]);
+            this.at += n;
+            if this.at == this.first.len() {
+                this.first = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 

@@ -1,6 +1,11 @@
 //! Client protocols: HTTP/2 with prior knowledge (h2c) is accepted next to HTTP/1.1 on the
 //! same port and forwarded to replicas over HTTP/1.1; hop-by-hop headers stay on their hop.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
 use ebb_gateway::{GatewayConfig, ServiceConfig};
 use http::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -86,4 +91,86 @@ async fn hop_by_hop_headers_are_not_forwarded() {
         "named in the replica's Connection header"
     );
     assert!(reply.headers.get("keep-alive").is_none());
+}
+
+/// A client stream that stops after its first `pause_after` bytes for `pause`, then goes on.
+struct Stutter {
+    stream: TcpStream,
+    pause_after: usize,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl tokio::io::AsyncRead for Stutter {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Stutter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pause_after > 0 {
+            let n = buf.len().min(this.pause_after);
+            let n = ready!(Pin::new(&mut this.stream).poll_write(cx, &buf[..n]))?;
+            this.pause_after -= n;
+            return Poll::Ready(Ok(n));
+        }
+        if let Some(pause) = &mut this.pause {
+            ready!(pause.as_mut().poll(cx));
+            this.pause = None;
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn an_h2c_client_that_pauses_within_its_preface_is_still_served_over_http2() {
+    let gw = TestGateway::start(GatewayConfig::new(vec![ServiceConfig::new("svc")])).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    for pause_after in [1, 16, 23] {
+        let stream = TcpStream::connect(gw.addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let stutter = Stutter {
+            stream,
+            pause_after,
+            pause: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
+        };
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stutter))
+                .await
+                .expect("h2c handshake");
+        tokio::spawn(conn);
+        let req = Request::get("http://svc.localhost/")
+            .body(TestBody::empty())
+            .unwrap();
+        let reply = read(
+            within("h2 response", sender.send_request(req))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            reply.status.as_u16(),
+            200,
+            "paused after {pause_after} bytes"
+        );
+    }
+    assert_eq!(model.arrivals(), 3);
 }
