@@ -254,8 +254,14 @@ mod tests {
     }
 
     fn exited(child: &mut Child) -> bool {
+        eventually(|| child.try_wait().expect("try_wait").is_some())
+    }
+
+    /// Polls for up to 2 s: signals and forks take effect when the target next runs, which on
+    /// a busy machine can be a while after the call that asked for them.
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
         (0..400).any(|_| {
-            let done = child.try_wait().expect("try_wait").is_some();
+            let done = cond();
             if !done {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -285,7 +291,10 @@ mod tests {
             leader: ProcessId::current(leader.id()).expect("leader in /proc"),
         };
         state.write_record(&record).expect("write record");
-        std::thread::sleep(Duration::from_millis(100)); // let the shell fork its children
+        assert!(
+            eventually(|| os::group_members(record.leader.pid).len() == 3),
+            "the shell and its two sleeps"
+        );
         let swept = state.sweep().expect("sweep");
         assert_eq!(swept.len(), 1);
         assert_eq!(swept[0].replica, "web-2");
@@ -294,7 +303,11 @@ mod tests {
             "leader and its sleeps: {swept:?}"
         );
         assert!(exited(&mut leader));
-        assert!(os::group_members(record.leader.pid).is_empty());
+        assert!(
+            eventually(|| os::group_members(record.leader.pid).is_empty()),
+            "left in the group: {:?}",
+            os::group_members(record.leader.pid)
+        );
         assert!(
             state.sweep().expect("second sweep").is_empty(),
             "records forgotten"
