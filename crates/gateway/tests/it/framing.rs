@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use ebb_gateway::{GatewayConfig, REASON_HEADER, ServiceConfig};
 use http::Request;
+use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -319,4 +320,151 @@ async fn a_replica_answering_before_the_body_is_all_sent_is_passed_on() {
     );
     eventually("the slot released", || gw.in_flight() == 0).await;
     drop(tx);
+}
+
+/// What a mangling replica answers to the request tagged `tag`: one of a few responses whose
+/// body is `<tag>`, a third of them followed by a whole response nobody asked for, with the
+/// heads mangled (seeded by the tag) and the body left alone, so that a reply can be matched
+/// to its request. `true`: the replica closes after it.
+fn mangled_answer(tag: u64) -> (Vec<u8>, bool) {
+    let mut rng = Seeded(tag);
+    let body = format!("<{tag:04}>");
+    let (head, framed, close) = match rng.below(5) {
+        0 => (
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len()),
+            body,
+            false,
+        ),
+        1 => (
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_string(),
+            format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()),
+            false,
+        ),
+        2 => (
+            format!(
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            ),
+            body,
+            false,
+        ),
+        3 => (
+            format!(
+                "HTTP/1.1 204 No Content\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            ),
+            body,
+            false,
+        ),
+        _ => ("HTTP/1.0 200 OK\r\n\r\n".to_string(), body, true),
+    };
+    let mut answer = head.into_bytes();
+    let head_len = answer.len();
+    mangle(&mut rng, &mut answer, head_len);
+    answer.extend_from_slice(framed.as_bytes());
+    if rng.below(3) == 0 {
+        answer.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n<9999>");
+    }
+    (answer, close)
+}
+
+#[tokio::test]
+async fn mangled_responses_reach_only_their_own_client_and_leave_nothing_held() {
+    let mut svc = ServiceConfig::new("svc");
+    svc.response_timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(GatewayConfig::new(vec![svc])).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                // Idle for 100 ms, the replica closes: that ends a body the gateway reads to
+                // the connection's end because its framing was mangled away.
+                let idle = Duration::from_millis(100);
+                while let Ok(Some(request)) =
+                    tokio::time::timeout(idle, read_request(&mut stream)).await
+                {
+                    let tag = request.lines().find_map(|l| l.strip_prefix("x-tag: "));
+                    let (answer, close) = match tag.and_then(|t| t.trim().parse().ok()) {
+                        Some(tag) => mangled_answer(tag),
+                        None => (
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nclean".to_vec(),
+                            false,
+                        ),
+                    };
+                    if stream.write_all(&answer).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    gw.ready_replica("svc", addr);
+    // Eight clients one after another each, so that pooled replica connections are reused.
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..8u64 {
+        lanes.spawn(async move {
+            let mut seen = Vec::new();
+            for tag in (lane..200).step_by(8) {
+                let req = Request::get("/")
+                    .header("host", "svc.localhost")
+                    .header("x-tag", tag.to_string())
+                    .body(TestBody::empty())
+                    .unwrap();
+                let mut sender = connect(gw.addr).await;
+                let response = within("response headers", sender.send_request(req)).await;
+                let Ok(response) = response else {
+                    seen.push("closed".to_string());
+                    continue;
+                };
+                let status = response.status().as_u16();
+                // A body cut short ends in an error; what arrived is checked all the same.
+                let mut body = response.into_body();
+                let mut text = String::new();
+                while let Some(Ok(frame)) =
+                    within(&format!("the body for {tag}"), body.frame()).await
+                {
+                    if let Ok(data) = frame.into_data() {
+                        text += &String::from_utf8_lossy(&data);
+                    }
+                }
+                let own = format!("<{tag:04}>");
+                let whole_tags = text.match_indices('<').filter_map(|(at, _)| {
+                    let tag = text.get(at..at + 6)?;
+                    (tag.ends_with('>') && tag[1..5].bytes().all(|b| b.is_ascii_digit()))
+                        .then_some(tag)
+                });
+                // The unasked-for response may only arrive inside this request's own answer
+                // (read to the connection's end); anything else is an answer out of step.
+                let unasked = "<9999>";
+                for other in whole_tags.filter(|t| *t != own) {
+                    let after_own = text.find(&own).is_some_and(|at| text[at..].contains(other));
+                    assert!(
+                        other == unasked && after_own,
+                        "request {tag} got {status} with the body of {other}: {text:?}"
+                    );
+                }
+                seen.push(if text == own {
+                    format!("{status} own body")
+                } else {
+                    status.to_string()
+                });
+            }
+            seen
+        });
+    }
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    while let Some(seen) = lanes.join_next().await {
+        for outcome in seen.unwrap() {
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+    }
+    eventually("every request to be released", || gw.in_flight() == 0).await;
+    assert!(
+        outcomes.contains_key("200 own body") && outcomes.contains_key("502"),
+        "{outcomes:?}"
+    );
+    let clean = get(gw.addr, "svc.localhost", "/").await;
+    assert_eq!((clean.status.as_u16(), clean.body.as_str()), (200, "clean"));
+    eprintln!("outcomes of 200 mangled responses: {outcomes:?}");
 }

@@ -416,3 +416,68 @@ pub(crate) async fn read(response: Response<Incoming>) -> Reply {
         body: String::from_utf8_lossy(&body).into(),
     }
 }
+
+// === mangled bytes ===
+
+/// SplitMix64: a seeded source for [`mangle`], so that a failing case can be replayed.
+pub(crate) struct Seeded(pub(crate) u64);
+
+impl Seeded {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (which is not 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One to three edits within the first `region` bytes of `text`: a byte changed, inserted or
+/// deleted, a line repeated, or the end cut off there.
+pub(crate) fn mangle(rng: &mut Seeded, text: &mut Vec<u8>, mut region: usize) {
+    const DANGEROUS: &[u8] = b"\r\n :,;09aAfF\x00\x7f\x80\xff";
+    for _ in 0..=rng.below(3) {
+        if region == 0 {
+            return;
+        }
+        let at = rng.below(region);
+        let byte = if rng.below(2) == 0 {
+            DANGEROUS[rng.below(DANGEROUS.len())]
+        } else {
+            rng.next() as u8
+        };
+        match rng.below(5) {
+            0 => text[at] = byte,
+            1 => {
+                text.insert(at, byte);
+                region += 1;
+            }
+            2 => {
+                text.remove(at);
+                region -= 1;
+            }
+            3 => {
+                let start = text[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                let end = text[at..region]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(region, |i| at + i + 1);
+                let line = text[start..end].to_vec();
+                region += line.len();
+                text.splice(end..end, line);
+            }
+            _ => {
+                text.truncate(at.max(1));
+                return;
+            }
+        }
+    }
+}
