@@ -339,7 +339,9 @@ async fn each_text_costs_real_cpu_time_and_workers_bound_concurrency() {
 #[tokio::test]
 async fn shutdown_lets_the_request_in_flight_finish() {
     let mut config = config();
-    config.cost_per_text = Duration::from_millis(300);
+    // The request must reach the handler before the stop signal; no probe can tell when it
+    // has, so the margin is wide (0.4 s to arrive, 1 s of waiting) for a loaded CI machine.
+    config.delay = Duration::from_secs(1);
     let (server, stop) = serve(config).await;
     let addr = server.addr();
     let in_flight = tokio::spawn(call(
@@ -348,7 +350,7 @@ async fn shutdown_lets_the_request_in_flight_finish() {
         "/predict",
         json!({"text": ["slow"]}).to_string(),
     ));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     stop.send(()).expect("signal");
     server.wait().await.expect("clean exit");
     let (status, _) = in_flight.await.expect("request task");
