@@ -1,16 +1,21 @@
 //! Bodies that stream through the gateway without being collected.
 //!
-//! [`RequestBody`] forwards the client's body and stops it at the service's size limit.
+//! [`RequestBody`] forwards the client's body and stops it at the service's size limit;
+//! [`ReadTimeout`] stops a client's body that stalls.
 //! [`ResponseBody`] forwards the replica's body and holds the request's [`Ticket`] until the
 //! body ends or is dropped: in-flight counts are released at end of stream, not at headers,
 //! so a streamed token response counts for as long as it streams.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use crate::deadline::poll_passed;
 
 use crate::h1::body::BodyState;
 use crate::h1::head::Framing;
@@ -36,6 +41,74 @@ pub(crate) struct ClientBodyFailed(pub(crate) String);
 impl ClientBodyFailed {
     pub(crate) fn boxed(cause: impl std::fmt::Display) -> BoxError {
         Box::new(ClientBodyFailed(cause.to_string()))
+    }
+}
+
+/// The client sent nothing for `limits.bodyReadTimeout` while its body was awaited.
+#[derive(Debug, thiserror::Error)]
+#[error("the client sent no request body bytes for {timeout:?}")]
+pub(crate) struct BodyReadTimeout {
+    pub(crate) timeout: Duration,
+}
+
+/// A client's request body that fails with [`BodyReadTimeout`] after `timeout` of waiting
+/// without a frame. Only waiting on the client counts: while a replica is slow to take what
+/// was read, the body is not polled and the clock does not run.
+pub(crate) struct ReadTimeout<B> {
+    inner: B,
+    timeout: Duration,
+    /// When the current wait runs out, while waiting.
+    deadline: Option<Instant>,
+    /// Made on the first wait and kept (see `deadline.rs`): most bodies arrive with their
+    /// head and never wait.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<B> ReadTimeout<B> {
+    pub(crate) fn new(inner: B, timeout: Duration) -> Self {
+        ReadTimeout {
+            inner,
+            timeout,
+            deadline: None,
+            timer: None,
+        }
+    }
+
+    pub(crate) fn get_ref(&self) -> &B {
+        &self.inner
+    }
+}
+
+impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> Body for ReadTimeout<B> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.deadline = None;
+            return Poll::Ready(frame);
+        }
+        let deadline = *this
+            .deadline
+            .get_or_insert_with(|| Instant::now() + this.timeout);
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        ready!(poll_passed(timer.as_mut(), cx, deadline));
+        let timeout = this.timeout;
+        Poll::Ready(Some(Err(Box::new(BodyReadTimeout { timeout }))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::Shared;
-use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed};
+use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed, ReadTimeout};
 use crate::buffer::{Out, ReadBuf};
 use crate::deadline::poll_passed;
 use crate::h1::body::BodyState;
@@ -270,10 +270,11 @@ async fn proxy(
             max: client.max_head.max(MAX_READ),
             continue_written: head.expect_continue.then_some(0),
         };
+        let body = ReadTimeout::new(body, service.limits.body_read_timeout);
         // The body goes as it came: parse_request wrote its framing into the replica's head.
         let mut req = Outgoing::new(replica_head, body, false, head.is_head);
         let forwarded = forward(&mut ticket, upstream, &mut req, &mut sink).await;
-        let body_read = req.body.state.is_done();
+        let body_read = req.body.get_ref().state.is_done();
         (forwarded.map_err(|r| (r, body_read)), body_read)
     };
     let (answer, conn, upstream) = forwarded?;

@@ -90,6 +90,10 @@ pub struct Limits {
     /// Time a client has to send a request's headers; also how long an idle keep-alive
     /// connection is kept (hyper starts the timer when it waits for the next request).
     pub header_read_timeout: Duration,
+    /// Longest a client may send nothing while the gateway waits for more of its request body;
+    /// it then gets 408 and the replica connection is dropped, so a stalled upload does not
+    /// hold a replica's slot for the whole `responseTimeout` (nginx's `client_body_timeout`).
+    pub body_read_timeout: Duration,
     /// Largest request head (request line plus headers); larger gets 431.
     pub max_header_bytes: usize,
     /// Most open client connections; beyond it new connections wait in the listen backlog.
@@ -102,6 +106,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
             max_header_bytes: 64 * 1024,
             max_connections: 10_000,
             max_idle_per_replica: 256,
@@ -216,12 +221,13 @@ fn validate_service(
 }
 
 fn validate_limits(limits: &Limits, errors: &mut Vec<FieldError>) {
-    if limits.header_read_timeout.is_zero() {
-        errors.push(FieldError::invalid(
-            "limits.headerReadTimeout",
-            "0s",
-            "must be greater than 0s",
-        ));
+    for (field, value) in [
+        ("limits.headerReadTimeout", limits.header_read_timeout),
+        ("limits.bodyReadTimeout", limits.body_read_timeout),
+    ] {
+        if value.is_zero() {
+            errors.push(FieldError::invalid(field, "0s", "must be greater than 0s"));
+        }
     }
     if limits.max_header_bytes < MIN_HEADER_BYTES {
         errors.push(FieldError::invalid(

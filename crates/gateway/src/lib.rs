@@ -31,6 +31,12 @@
 //! - Balancing is least in-flight of two random choices at every `containerConcurrency`
 //!   (Knative uses first-free for CC 1–3 and round robin above 3); the per-replica hard limit
 //!   is enforced the same way.
+//! - A client that sends nothing of its request body for `limits.bodyReadTimeout` (60 s, as
+//!   nginx's `client_body_timeout`) gets **408** (`x-ebb-reason: body-read-timeout`) and the
+//!   replica connection is dropped. Knative has no such limit: a stalled upload holds its
+//!   replica slot until the request timeout (300 s) and then gets 504, so a few slow clients
+//!   could hold every slot of a `containerConcurrency` service. A very large value restores
+//!   Knative's behaviour.
 //! - Service concurrency counts requests from admission to the end of the response body,
 //!   waiting ones included — what Knative gets by adding the activator's and queue-proxy's
 //!   reports (kpa.md §5.3, §11.21).
@@ -224,6 +230,7 @@ impl Gateway {
                     queue_timeout: service.queue_timeout,
                     response_timeout: service.response_timeout,
                     max_request_body_bytes: service.max_request_body_bytes,
+                    body_read_timeout: config.limits.body_read_timeout,
                 };
                 let service_metrics = metrics.service(name);
                 Arc::new(Service::new(

@@ -21,7 +21,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::{Body, Incoming};
 
 use crate::Shared;
-use crate::body::{ProxiedBody, RequestBody, ResponseBody};
+use crate::body::{ProxiedBody, ReadTimeout, RequestBody, ResponseBody};
 use crate::buffer::Out;
 use crate::h1::head::{HeaderSink, write_decimal, write_header};
 use crate::reject::{Local, REASON_HEADER, Rejection};
@@ -74,7 +74,11 @@ async fn proxy(
     let mut head = Out::new();
     let chunked = request_head(&parts, &body, &mut head.0);
     let is_head = parts.method == http::Method::HEAD;
-    let mut request = Outgoing::new(&head.0, RequestBody::new(body, limit), chunked, is_head);
+    let body = ReadTimeout::new(
+        RequestBody::new(body, limit),
+        service.limits.body_read_timeout,
+    );
+    let mut request = Outgoing::new(&head.0, body, chunked, is_head);
     let mut headers = HeaderMap::new();
     let (answer, conn, upstream) =
         forward(&mut ticket, upstream, &mut request, &mut headers).await?;
@@ -153,6 +157,9 @@ pub(crate) async fn forward<B: RequestBodyLike>(
                     }
                     Ok(Err(SendError::Client(failure))) => {
                         return Err(Rejection::BadBody { failure });
+                    }
+                    Ok(Err(SendError::ClientStalled(timeout))) => {
+                        return Err(Rejection::BodyStalled { timeout });
                     }
                     Ok(Err(SendError::Failed(error))) => {
                         return Err(Rejection::after_send(&upstream, error));

@@ -40,6 +40,10 @@ pub(crate) enum Rejection {
     BadBody {
         failure: String,
     },
+    /// The client stopped sending its body for `limits.bodyReadTimeout`.
+    BodyStalled {
+        timeout: Duration,
+    },
     QueueFull {
         depth: u32,
     },
@@ -77,6 +81,7 @@ impl Rejection {
         match self {
             Rejection::BodyTooLarge { .. } => "body-too-large",
             Rejection::BadBody { .. } => "bad-request-body",
+            Rejection::BodyStalled { .. } => "body-read-timeout",
             Rejection::QueueFull { .. } => "queue-full",
             Rejection::NoReadyReplica { .. } => "no-ready-replica",
             Rejection::NoFreeSlot { .. } => "no-free-slot",
@@ -100,6 +105,13 @@ impl Rejection {
                 StatusCode::BAD_REQUEST,
                 false,
                 format!("request body for service {service:?} could not be read ({failure})"),
+            ),
+            Rejection::BodyStalled { timeout } => (
+                StatusCode::REQUEST_TIMEOUT,
+                false,
+                format!(
+                    "request body for service {service:?}: the client sent nothing for bodyReadTimeout ({timeout:?})"
+                ),
             ),
             Rejection::QueueFull { depth } => (
                 StatusCode::SERVICE_UNAVAILABLE,

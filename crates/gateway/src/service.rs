@@ -52,6 +52,8 @@ pub(crate) struct ServiceLimits {
     pub(crate) queue_timeout: Duration,
     pub(crate) response_timeout: Duration,
     pub(crate) max_request_body_bytes: u64,
+    /// The gateway's `limits.bodyReadTimeout`, here for the request path.
+    pub(crate) body_read_timeout: Duration,
 }
 
 /// Shared by every request for the service and by the control handle.

@@ -28,6 +28,7 @@ impl Fixture {
             queue_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
             max_request_body_bytes: 1024,
+            body_read_timeout: Duration::from_secs(1),
         };
         let service = Arc::new(Service::new(
             0,

@@ -28,7 +28,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::body::{Body, Frame};
 use tokio::net::TcpStream;
 
-use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed};
+use crate::body::{BodyReadTimeout, BodyTooLarge, BoxError, ClientBodyFailed};
 use crate::buffer::ReadBuf;
 use crate::h1::chunked::{LAST_CHUNK, chunk_header};
 use crate::h1::head::{BadResponse, Framing, HeaderSink, parse_response};
@@ -284,7 +284,10 @@ fn frame_data(frame: Result<Frame<Bytes>, BoxError>) -> Result<Option<Bytes>, Se
             Ok(too_large) => SendError::BodyTooLarge(too_large.limit),
             Err(error) => match error.downcast::<ClientBodyFailed>() {
                 Ok(failed) => SendError::Client(failed.0),
-                Err(error) => SendError::Failed(error),
+                Err(error) => match error.downcast::<BodyReadTimeout>() {
+                    Ok(stalled) => SendError::ClientStalled(stalled.timeout),
+                    Err(error) => SendError::Failed(error),
+                },
             },
         }),
     }
@@ -338,6 +341,8 @@ pub(crate) enum SendError {
     BodyTooLarge(u64),
     /// The client's body could not be read (why).
     Client(String),
+    /// The client sent nothing of its body for this long.
+    ClientStalled(Duration),
     /// Failed after the request, or part of it, was written.
     Failed(BoxError),
 }

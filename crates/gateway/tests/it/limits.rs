@@ -136,6 +136,88 @@ async fn a_keep_alive_client_gets_the_header_read_timeout_anew_after_each_reques
 }
 
 #[tokio::test]
+async fn a_client_that_stalls_mid_body_gets_408_and_frees_the_replica() {
+    let timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(config(|c| c.limits.body_read_timeout = timeout)).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let mut raw = TcpStream::connect(gw.addr).await.unwrap();
+    raw.write_all(b"POST / HTTP/1.1\r\nhost: svc.localhost\r\ncontent-length: 10\r\n\r\nabc")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    eventually("the request at the gateway", || gw.in_flight() == 1).await;
+    // The default responseTimeout is 300 s: the body read timeout, not it, ends this.
+    let received = closed_by_peer(&mut raw).await;
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("x-ebb-reason: body-read-timeout"), "{text}");
+    assert!(text.contains("bodyReadTimeout (300ms)"), "{text}");
+    assert!(started.elapsed() >= timeout - Duration::from_millis(50));
+    assert_eq!(gw.in_flight(), 0, "the replica's slot is free");
+    assert!(
+        gw.metrics()
+            .contains("ebb_gateway_rejected_total{service=\"svc\",reason=\"body-read-timeout\"} 1"),
+        "{}",
+        gw.metrics()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_body_is_not_cut_off() {
+    let timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(config(|c| c.limits.body_read_timeout = timeout)).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let mut raw = TcpStream::connect(gw.addr).await.unwrap();
+    raw.write_all(
+        b"POST / HTTP/1.1\r\nhost: svc.localhost\r\ncontent-length: 6\r\nconnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    // One byte every 150 ms: 0.9 s in all, three times the timeout, never a 300 ms gap.
+    for byte in b"steady" {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        raw.write_all(&[*byte]).await.unwrap();
+    }
+    let received = closed_by_peer(&mut raw).await;
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(model.arrivals(), 1);
+}
+
+#[tokio::test]
+async fn an_http2_client_that_stalls_mid_body_gets_408() {
+    let timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(config(|c| c.limits.body_read_timeout = timeout)).await;
+    let model = FakeModel::new("m").run().await;
+    gw.ready_replica("svc", model.addr);
+    let stream = TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(conn);
+    let (tx, rx) = mpsc::channel(1);
+    tx.send(Bytes::from_static(b"abc")).await.unwrap();
+    let req = Request::post("http://svc.localhost/")
+        .body(TestBody::Channel(rx))
+        .unwrap();
+    let reply = read(
+        within("h2 response", sender.send_request(req))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status.as_u16(), 408, "{}", reply.body);
+    assert_eq!(reply.header(REASON_HEADER), "body-read-timeout");
+    eventually("the slot to be free", || gw.in_flight() == 0).await;
+    drop(tx);
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_one() {
     let gw = TestGateway::start(config(|c| c.limits.max_connections = 2)).await;
     let model = FakeModel::new("m").run().await;
@@ -189,11 +271,12 @@ fn mangled_request(case: u64) -> Vec<u8> {
 #[tokio::test]
 async fn mangled_requests_get_a_status_line_or_a_close_and_leave_nothing_held() {
     // Short timeouts end the cases that stop mid-head (and idle keep-alive ones), and those
-    // that stop mid-body (the response timeout covers sending the body too).
+    // that stop mid-body.
     let mut svc = ServiceConfig::new("svc");
     svc.response_timeout = Duration::from_millis(500);
     let mut config = GatewayConfig::new(vec![svc]);
     config.limits.header_read_timeout = Duration::from_millis(200);
+    config.limits.body_read_timeout = Duration::from_millis(200);
     let gw = TestGateway::start(config).await;
     let model = FakeModel::new("m").run().await;
     gw.ready_replica("svc", model.addr);
