@@ -222,10 +222,10 @@ fn request_head(parts: &Parts, body: &Incoming, out: &mut Vec<u8>) -> bool {
         }
         write_header(out, name.as_str().as_bytes(), value.as_bytes());
     }
-    if !parts.headers.contains_key(header::HOST)
-        && let Some(authority) = parts.uri.authority()
-    {
-        write_header(out, b"host", authority.as_str().as_bytes());
+    if !parts.headers.contains_key(header::HOST) {
+        // Empty when the client named no host: the replica's hop is HTTP/1.1 (RFC 9112 §3.2).
+        let authority = parts.uri.authority().map_or("", |a| a.as_str());
+        write_header(out, b"host", authority.as_bytes());
     }
     let chunked = match body.size_hint().exact() {
         // Say "0" only where the client did: a GET has no length.

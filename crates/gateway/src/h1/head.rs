@@ -47,7 +47,7 @@ pub(crate) struct RequestHead {
     /// Length of the head in bytes.
     pub(crate) len: usize,
     pub(crate) is_head: bool,
-    /// The Host header, else the authority of an absolute-form target.
+    /// The authority of an absolute-form target, else the Host header.
     pub(crate) host: Option<Range<usize>>,
     /// The path of the target, without the query.
     pub(crate) path: Range<usize>,
@@ -251,6 +251,13 @@ pub(crate) fn parse_request(
         (false, Some(n)) => Framing::Length(n),
     };
     let has_host = host.is_some();
+    // RFC 9112 §3.2, as nginx and Go's server (Knative's queue-proxy) do it; a request
+    // with an absolute-form target names its host there.
+    if version == 1 && !has_host && authority.is_none() {
+        return Err(HeadError::Malformed(
+            "an HTTP/1.1 request needs a Host header",
+        ));
+    }
 
     // The head for the replica.
     out.clear();
@@ -264,6 +271,8 @@ pub(crate) fn parse_request(
     for header in headers {
         let name = header.name.as_bytes();
         let keep = match kind(name) {
+            // An absolute-form target's authority replaces the Host (RFC 9112 §3.2.2).
+            Kind::Host if authority.is_some() => false,
             Kind::Host | Kind::EndToEnd => {
                 !connection.names_headers || !listed_in_connection(headers, name)
             }
@@ -273,8 +282,12 @@ pub(crate) fn parse_request(
             write_header(out, name, header.value);
         }
     }
-    if let (Some(authority), false) = (&authority, has_host) {
-        write_header(out, b"host", &buf[authority.clone()]);
+    match &authority {
+        Some(authority) => write_header(out, b"host", &buf[authority.clone()]),
+        // An HTTP/1.0 client may name no host; the replica's hop is HTTP/1.1, which needs
+        // the header, empty when there is no host (RFC 9112 §3.2).
+        None if !has_host => write_header(out, b"host", b""),
+        None => {}
     }
     match framing {
         Framing::Length(n) => {
@@ -295,7 +308,7 @@ pub(crate) fn parse_request(
     Ok(Some(RequestHead {
         len,
         is_head: method == "HEAD",
-        host: host.or(authority),
+        host: authority.or(host),
         path,
         framing,
         http10: version == 0,

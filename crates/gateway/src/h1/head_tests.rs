@@ -59,31 +59,41 @@ fn absolute_form_becomes_origin_form_with_a_host() {
         out,
         "GET /v2/models/m/ready?q HTTP/1.1\r\nhost: svc.localhost:8080\r\n\r\n"
     );
-    // A Host header wins for routing and is kept.
-    let text = "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n";
+    // The target's authority wins over a Host header, for routing and for the replica
+    // (RFC 9112 §3.2.2).
+    let text = "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\nX-Kept: k\r\n\r\n";
     let (head, out) = complete(text);
-    assert_eq!(&text[head.host.unwrap()], "b.example");
-    assert_eq!(out, "GET /x HTTP/1.1\r\nHost: b.example\r\n\r\n");
+    assert_eq!(&text[head.host.unwrap()], "a.example");
+    assert_eq!(
+        out,
+        "GET /x HTTP/1.1\r\nX-Kept: k\r\nhost: a.example\r\n\r\n"
+    );
     let (_, out) = complete("OPTIONS http://a.example HTTP/1.1\r\n\r\n");
     assert_eq!(out, "OPTIONS / HTTP/1.1\r\nhost: a.example\r\n\r\n");
 }
 
 #[test]
 fn framing_and_keep_alive_follow_the_version() {
-    let (head, out) = complete("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let (head, out) = complete("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
     assert_eq!(head.framing, Framing::Chunked);
-    assert_eq!(out, "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n");
+    assert_eq!(
+        out,
+        "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
     let (head, _) = complete("GET / HTTP/1.0\r\n\r\n");
     assert!(head.http10 && !head.keep_alive);
     let (head, out) = complete("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
     assert!(head.http10 && head.keep_alive);
-    assert_eq!(out, "GET / HTTP/1.1\r\n\r\n", "the replica hop is HTTP/1.1");
-    let (head, _) = complete("GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        out, "GET / HTTP/1.1\r\nhost: \r\n\r\n",
+        "the replica hop is HTTP/1.1, which needs a Host"
+    );
+    let (head, _) = complete("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     assert!(!head.keep_alive);
-    let (head, _) = complete("HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    let (head, _) = complete("HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
     assert!(head.is_head);
     assert_eq!(head.framing, Framing::Empty);
-    let (head, _) = complete("PUT / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n");
+    let (head, _) = complete("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n");
     assert_eq!(head.framing, Framing::Length(5));
 }
 
@@ -91,6 +101,10 @@ fn framing_and_keep_alive_follow_the_version() {
 fn ambiguous_or_unsupported_requests_are_refused() {
     use HeadError::*;
     for (text, expected) in [
+        (
+            "GET / HTTP/1.1\r\nX-Tag: a\r\n\r\n",
+            Malformed("an HTTP/1.1 request needs a Host header"),
+        ),
         (
             "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             Malformed("both content-length and transfer-encoding"),
@@ -402,9 +416,10 @@ mod properties {
             prop_assert_eq!(forwarded.framing, head.framing);
             prop_assert!(forwarded.keep_alive && !forwarded.http10 && !forwarded.expect_continue);
             prop_assert_eq!(as_sent(&out[forwarded.path.clone()]), as_sent(&text[head.path.clone()]));
+            // No host (an HTTP/1.0 client's right) goes as an empty one.
             prop_assert_eq!(
-                forwarded.host.map(|h| out[h].to_vec()),
-                head.host.map(|h| text[h].to_vec())
+                forwarded.host.map(|h| out[h].to_vec()).unwrap_or_default(),
+                head.host.map(|h| text[h].to_vec()).unwrap_or_default()
             );
         }
 

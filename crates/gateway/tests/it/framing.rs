@@ -286,6 +286,43 @@ async fn request_bodies_are_framed_by_length_or_chunked() {
 }
 
 #[tokio::test]
+async fn the_replica_gets_the_host_the_client_named_or_an_empty_one() {
+    let gw = TestGateway::start(svc()).await;
+    let script: Script = |_| (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", false);
+    let replica = Scripted::start(script, usize::MAX).await;
+    gw.ready_replica("svc", replica.addr);
+    let exchange = |request: &'static str| async move {
+        let mut raw = TcpStream::connect(gw.addr).await.unwrap();
+        raw.write_all(request.as_bytes()).await.unwrap();
+        let mut received = Vec::new();
+        within("the answer and close", raw.read_to_end(&mut received))
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&received).into_owned()
+    };
+    // HTTP/1.0 may name no host; the replica's HTTP/1.1 hop needs one, empty then.
+    let text = exchange("GET /a HTTP/1.0\r\n\r\n").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // An absolute-form target's authority replaces the Host header (RFC 9112 §3.2.2).
+    let text = exchange(
+        "GET http://svc.localhost/b HTTP/1.1\r\nhost: other.test\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    // HTTP/1.1 without any host is refused, as RFC 9112 §3.2 requires.
+    let text = exchange("GET /c HTTP/1.1\r\n\r\n").await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("needs a Host header"), "{text}");
+    assert_eq!(
+        replica.requests(),
+        [
+            "GET /a HTTP/1.1\r\nhost: \r\n\r\n",
+            "GET /b HTTP/1.1\r\nhost: svc.localhost\r\n\r\n",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_replica_answering_before_the_body_is_all_sent_is_passed_on() {
     let gw = TestGateway::start(svc()).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
