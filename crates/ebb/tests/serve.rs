@@ -660,3 +660,27 @@ fn immediate_panic_decides_before_the_tick_when_enabled() {
     );
     serve.stop();
 }
+
+#[test]
+fn the_predictors_timeout_bounds_the_wait_for_a_response() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // KServe's `timeout` (Knative's timeoutSeconds): 1 s, against a model that takes 3 s.
+    let manifest =
+        isvc("slow", 1, 1, 10, "3s").replace("  predictor:\n", "  predictor:\n    timeout: 1\n");
+    let serve = Serve::start(&manifest, &[]);
+    serve.wait_for("a ready replica", Duration::from_secs(30), |s| {
+        s.pods().iter().any(|p| p["ready"] == true)
+    });
+    let started = std::time::Instant::now();
+    let (status, body) = serve.predict("slow.default.example.com", "slow");
+    let took = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("within responseTimeout (1s)"), "{body}");
+    assert!(
+        took < Duration::from_millis(2900),
+        "answered at the timeout, not the model: {took:?}"
+    );
+    serve.stop();
+}

@@ -118,7 +118,7 @@ const PREDICTOR: &[&str] = &[
 ];
 
 /// Knative RevisionSpec fields beyond the PodSpec.
-const REVISION: &[&str] = &["idleTimeoutSeconds", "responseStartTimeoutSeconds"];
+const REVISION: &[&str] = &["idleTimeoutSeconds"];
 
 /// Whether an unknown-to-serde field at `path` (in a document of `kind`) is a valid field ebb
 /// deliberately ignores.

@@ -200,6 +200,9 @@ pub struct RevisionSpec {
     /// Request timeout in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i64>,
+    /// Seconds a replica has to start its response (defaults to the request timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_start_timeout_seconds: Option<i64>,
     /// The containers (one serves).
     #[serde(default)]
     pub containers: Vec<Container>,
@@ -284,6 +287,15 @@ impl InferenceService {
                 "parallelism cannot be less than 0",
             ));
         }
+        if let Some(t) = p.timeout
+            && t < 0
+        {
+            issues.field(FieldError::invalid(
+                "spec.predictor.timeout",
+                t,
+                "must be 0 (the default, 300) or more seconds",
+            ));
+        }
         if let Some(metric) = &p.scale_metric
             && !matches!(metric.as_str(), "cpu" | "memory" | "concurrency" | "rps")
         {
@@ -311,14 +323,22 @@ impl KnativeService {
                 format!("expected 0 <= {cc} <= {MAX_CONTAINER_CONCURRENCY}"),
             ));
         }
-        if let Some(t) = spec.timeout_seconds
-            && !(0..=MAX_REVISION_TIMEOUT).contains(&t)
-        {
-            issues.field(FieldError::invalid(
-                "spec.template.spec.timeoutSeconds",
-                t,
-                format!("expected 0 <= {t} <= {MAX_REVISION_TIMEOUT}"),
-            ));
+        for (field, value) in [
+            ("timeoutSeconds", spec.timeout_seconds),
+            (
+                "responseStartTimeoutSeconds",
+                spec.response_start_timeout_seconds,
+            ),
+        ] {
+            if let Some(t) = value
+                && !(0..=MAX_REVISION_TIMEOUT).contains(&t)
+            {
+                issues.field(FieldError::invalid(
+                    format!("spec.template.spec.{field}"),
+                    t,
+                    format!("expected 0 <= {t} <= {MAX_REVISION_TIMEOUT}"),
+                ));
+            }
         }
         if spec.containers.is_empty() {
             issues.field(FieldError::required(

@@ -50,6 +50,12 @@ pub struct LocalWorkload {
     pub labels: BTreeMap<String, String>,
     /// Requests in flight per replica allowed at most (Knative containerConcurrency; 0 = any).
     pub container_concurrency: i64,
+    /// Knative `timeoutSeconds` (KServe `timeout`): how long a request may wait for a
+    /// replica and for its response to start. `None`: Knative's default (300 s).
+    pub request_timeout: Option<Duration>,
+    /// Knative `responseStartTimeoutSeconds`: how long a replica has to start its response,
+    /// when it is not the request timeout.
+    pub response_start_timeout: Option<Duration>,
     /// How each replica runs.
     pub process: LocalProcess,
 }
@@ -231,6 +237,8 @@ struct Shape<'a> {
     grace: Option<i64>,
     initial_replicas: i32,
     container_concurrency: i64,
+    timeout: Option<i64>,
+    response_start_timeout: Option<i64>,
     labels: BTreeMap<String, String>,
 }
 
@@ -245,6 +253,8 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
             grace: d.spec.template.spec.termination_grace_period_seconds,
             initial_replicas: d.initial_replicas(),
             container_concurrency: 0,
+            timeout: None,
+            response_start_timeout: None,
             labels: d.spec.template.metadata.labels.clone(),
         }),
         Manifest::InferenceService(i) => {
@@ -266,6 +276,8 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                     .unwrap_or(crate::kinds::kserve::KSERVE_DEFAULT_MIN_REPLICAS)
                     .max(1),
                 container_concurrency: p.container_concurrency.unwrap_or(0),
+                timeout: p.timeout,
+                response_start_timeout: None,
                 labels,
             })
         }
@@ -280,6 +292,8 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                 grace: t.spec.termination_grace_period_seconds,
                 initial_replicas: 1,
                 container_concurrency: t.spec.container_concurrency.unwrap_or(0),
+                timeout: t.spec.timeout_seconds,
+                response_start_timeout: t.spec.response_start_timeout_seconds,
                 labels: t.metadata.labels.clone(),
             })
         }
@@ -383,8 +397,18 @@ fn map(
         initial_replicas: shape.initial_replicas,
         labels: shape.labels,
         container_concurrency: shape.container_concurrency,
+        request_timeout: seconds_set(shape.timeout),
+        response_start_timeout: seconds_set(shape.response_start_timeout),
         process,
     })
+}
+
+/// A timeout in seconds as Knative defaults it: absent or 0 means the default.
+fn seconds_set(seconds: Option<i64>) -> Option<Duration> {
+    seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
 }
 
 /// The annotation on the object, or else on its pod template.
@@ -483,6 +507,78 @@ fn container_argv(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Mode, Source, check};
+
+    const KNATIVE: &str = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: llm}
+spec:
+  template:
+    metadata:
+      annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+    spec:
+      timeoutSeconds: 600
+      responseStartTimeoutSeconds: 30
+      containers: [{image: llm:1}]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: iris
+  annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+spec:
+  predictor:
+    timeout: 120
+    containers: [{name: kserve-container, image: iris:1}]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: plain
+  annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+spec:
+  predictor:
+    timeout: 0
+    containers: [{name: kserve-container, image: plain:1}]
+";
+
+    #[test]
+    fn request_timeouts_come_from_the_revision_and_the_predictor() {
+        let checked = check(&[Source::new("t.yaml", KNATIVE)], Mode::Local);
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let local = workloads(&checked.objects);
+        let timeouts: Vec<_> = local
+            .iter()
+            .map(|w| (w.name.as_str(), w.request_timeout, w.response_start_timeout))
+            .collect();
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            timeouts,
+            [
+                ("llm", secs(600), secs(30)),
+                ("iris", secs(120), None),
+                ("plain", None, None),
+            ],
+            "0 means Knative's default"
+        );
+    }
+
+    #[test]
+    fn a_response_start_timeout_beyond_the_maximum_is_placed_at_its_field() {
+        let text = KNATIVE.replace(
+            "responseStartTimeoutSeconds: 30",
+            "responseStartTimeoutSeconds: 601",
+        );
+        let checked = check(&[Source::new("t.yaml", &text)], Mode::Local);
+        let found: Vec<String> = checked.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("t.yaml:10:")
+                && found[0].contains("spec.template.spec.responseStartTimeoutSeconds")
+                && found[0].contains("expected 0 <= 601 <= 600"),
+            "{found:?}"
+        );
+    }
 
     #[test]
     fn expansion_follows_kubernetes() {
