@@ -11,11 +11,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::deadline::Stall;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::time::{Instant, Sleep};
-
-use crate::deadline::poll_passed;
 
 use crate::h1::body::BodyState;
 use crate::h1::head::Framing;
@@ -56,21 +54,14 @@ pub(crate) struct BodyReadTimeout {
 /// was read, the body is not polled and the clock does not run.
 pub(crate) struct ReadTimeout<B> {
     inner: B,
-    timeout: Duration,
-    /// When the current wait runs out, while waiting.
-    deadline: Option<Instant>,
-    /// Made on the first wait and kept (see `deadline.rs`): most bodies arrive with their
-    /// head and never wait.
-    timer: Option<Pin<Box<Sleep>>>,
+    stall: Stall,
 }
 
 impl<B> ReadTimeout<B> {
     pub(crate) fn new(inner: B, timeout: Duration) -> Self {
         ReadTimeout {
             inner,
-            timeout,
-            deadline: None,
-            timer: None,
+            stall: Stall::new(timeout),
         }
     }
 
@@ -89,17 +80,11 @@ impl<B: Body<Data = Bytes, Error = BoxError> + Unpin> Body for ReadTimeout<B> {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            this.deadline = None;
+            this.stall.progressed();
             return Poll::Ready(frame);
         }
-        let deadline = *this
-            .deadline
-            .get_or_insert_with(|| Instant::now() + this.timeout);
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        ready!(poll_passed(timer.as_mut(), cx, deadline));
-        let timeout = this.timeout;
+        ready!(this.stall.poll_waited_out(cx));
+        let timeout = this.stall.timeout();
         Poll::Ready(Some(Err(Box::new(BodyReadTimeout { timeout }))))
     }
 
@@ -208,12 +193,21 @@ impl Body for ResponseBody {
     }
 }
 
+/// The replica sent nothing of its response body for the service's `responseIdleTimeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the replica sent nothing for {timeout:?} (responseIdleTimeout): the response is cut off")]
+pub(crate) struct ReplicaStalled {
+    pub(crate) timeout: Duration,
+}
+
 /// A replica's response body, read from its connection; finishing it releases the request's
 /// slot and pools the connection.
 pub struct ProxiedBody {
     state: BodyState,
     /// The replica keeps the connection after this response.
     keep_alive: bool,
+    /// The service's `responseIdleTimeout`, if it has one.
+    stall: Option<Stall>,
     done: Option<Finish>,
 }
 
@@ -240,9 +234,15 @@ impl ProxiedBody {
         conn: Conn,
         upstream: Arc<Upstream>,
     ) -> Self {
+        let stall = ticket
+            .service()
+            .limits
+            .response_idle_timeout
+            .map(Stall::new);
         let mut body = ProxiedBody {
             state: BodyState::new(framing),
             keep_alive,
+            stall,
             done: Some(Finish {
                 ticket,
                 conn,
@@ -310,7 +310,25 @@ impl Body for ProxiedBody {
                 }
                 continue;
             }
-            match std::task::ready!(conn.poll_fill(cx)) {
+            let filled = match conn.poll_fill(cx) {
+                Poll::Ready(filled) => filled,
+                Poll::Pending => {
+                    if let Some(stall) = &mut this.stall
+                        && stall.poll_waited_out(cx).is_ready()
+                    {
+                        let stalled = ReplicaStalled {
+                            timeout: stall.timeout(),
+                        };
+                        tracing::warn!(replica = %done.upstream.addr, "{stalled}");
+                        return this.fail(stalled.into());
+                    }
+                    return Poll::Pending;
+                }
+            };
+            if let Some(stall) = &mut this.stall {
+                stall.progressed();
+            }
+            match filled {
                 Ok(0) => {
                     return match this.state.end_of_stream() {
                         Ok(()) => {

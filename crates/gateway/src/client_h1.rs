@@ -16,6 +16,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -24,9 +25,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::Shared;
-use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed, ReadTimeout};
+use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed, ReadTimeout, ReplicaStalled};
 use crate::buffer::{Out, ReadBuf};
-use crate::deadline::poll_passed;
+use crate::deadline::{Stall, poll_passed};
 use crate::h1::body::BodyState;
 use crate::h1::head::{
     Framing, HeadError, HeaderSink, RequestHead, parse_request, write_decimal, write_header,
@@ -281,9 +282,22 @@ async fn proxy(
     service.metrics.answered(answer.status.as_u16());
     // A replica may answer before the whole body was sent; what the client still sends of
     // it would be taken for its next request, so the connection closes after this one.
-    let done = respond(client, head, body_read, answer, sink, conn, &upstream).await;
+    let replica = Replica {
+        conn,
+        upstream: &upstream,
+        idle_timeout: service.limits.response_idle_timeout,
+    };
+    let done = respond(client, head, body_read, answer, sink, replica).await;
     drop(ticket);
     Ok(done)
+}
+
+/// Where a response comes from: the connection its head came on, and the service's limit on
+/// the replica's silences.
+struct Replica<'a> {
+    conn: Conn,
+    upstream: &'a Upstream,
+    idle_timeout: Option<Duration>,
 }
 
 /// Write the response head and pass the body through; whether the client connection may
@@ -294,9 +308,14 @@ async fn respond(
     body_read: bool,
     answer: Answer,
     sink: Lines,
-    mut conn: Conn,
-    upstream: &Upstream,
+    replica: Replica<'_>,
 ) -> bool {
+    let Replica {
+        mut conn,
+        upstream,
+        idle_timeout,
+    } = replica;
+    let mut stall = idle_timeout.map(Stall::new);
     // The replica's chunked body goes as it is to an HTTP/1.1 client; an HTTP/1.0 client gets
     // its data, delimited by closing the connection, as does any close-delimited body.
     let raw = !(request.http10 && answer.framing == Framing::Chunked);
@@ -357,10 +376,18 @@ async fn respond(
         if !conn.buf.is_empty() {
             continue;
         }
-        // More from the replica, unless the client leaves first.
+        // More from the replica, unless the client leaves first or the replica stalls.
         let read = poll_fn(|cx| {
             if let Poll::Ready(read) = conn.poll_fill(cx) {
                 return Poll::Ready(Some(read));
+            }
+            if let Some(stall) = &mut stall
+                && stall.poll_waited_out(cx).is_ready()
+            {
+                let timeout = stall.timeout();
+                let stalled = ReplicaStalled { timeout };
+                tracing::warn!(replica = %upstream.addr, "{stalled}");
+                return Poll::Ready(None);
             }
             client.poll_gone(cx).map(|()| None)
         })
@@ -371,7 +398,11 @@ async fn respond(
                 let _ = state.end_of_stream();
                 return false;
             }
-            Some(Ok(_)) => {}
+            Some(Ok(_)) => {
+                if let Some(stall) = &mut stall {
+                    stall.progressed();
+                }
+            }
             Some(Err(_)) | None => return false,
         }
     }

@@ -63,6 +63,9 @@ pub struct ServiceConfig {
     pub queue_timeout: Duration,
     /// Longest a replica may take to send response headers before the gateway answers 504.
     pub response_timeout: Duration,
+    /// Longest a replica may send nothing once its response has started; the response is then
+    /// cut off. `None`: no limit (Knative's `idleTimeoutSeconds: 0`).
+    pub response_idle_timeout: Option<Duration>,
     /// Largest request body accepted; larger ones get 413.
     pub max_request_body_bytes: u64,
 }
@@ -79,6 +82,7 @@ impl ServiceConfig {
             queue_depth: DEFAULT_QUEUE_DEPTH,
             queue_timeout: DEFAULT_TIMEOUT,
             response_timeout: DEFAULT_TIMEOUT,
+            response_idle_timeout: None,
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
         }
     }
@@ -209,6 +213,10 @@ fn validate_service(
     for (field, value) in [
         ("queueTimeout", service.queue_timeout),
         ("responseTimeout", service.response_timeout),
+        (
+            "responseIdleTimeout",
+            service.response_idle_timeout.unwrap_or(Duration::MAX),
+        ),
     ] {
         if value.is_zero() {
             errors.push(FieldError::invalid(

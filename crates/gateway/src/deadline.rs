@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
@@ -30,6 +31,47 @@ pub(crate) fn poll_passed(
         timer.as_mut().reset(deadline);
     }
     Poll::Pending
+}
+
+/// How long a stream may keep its reader waiting for the next bytes. The clock runs only
+/// while waiting: it starts with a wait and stops at the next progress, so time the reader
+/// spends passing bytes on (to a slow peer) does not count against the stream.
+pub(crate) struct Stall {
+    timeout: Duration,
+    /// When the current wait runs out, while waiting.
+    deadline: Option<Instant>,
+    /// Made on the first wait and kept, moved only when it fires early (see above).
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Stall {
+    pub(crate) fn new(timeout: Duration) -> Stall {
+        Stall {
+            timeout,
+            deadline: None,
+            timer: None,
+        }
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Bytes came: the next wait gets the whole timeout.
+    pub(crate) fn progressed(&mut self) {
+        self.deadline = None;
+    }
+
+    /// Called while waiting: ready once this wait has lasted the timeout.
+    pub(crate) fn poll_waited_out(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.timeout);
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        poll_passed(timer.as_mut(), cx, deadline)
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +115,29 @@ mod tests {
     async fn a_deadline_moved_earlier_than_the_timer_is_kept() {
         let (waited, _) = wait_with_the_timer_at_30s(10 * SECOND).await;
         assert!(waited >= 10 * SECOND && waited < 11 * SECOND, "{waited:?}");
+    }
+
+    /// Whether the stall's wait has run out, without waiting.
+    async fn waited_out(stall: &mut Stall) -> bool {
+        poll_fn(|cx| Poll::Ready(stall.poll_waited_out(cx).is_ready())).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_counts_only_the_time_spent_waiting() {
+        let mut stall = Stall::new(10 * SECOND);
+        // Waited 6 s, progress, 20 s elsewhere, waited 6 s: never 10 s in one wait.
+        assert!(!waited_out(&mut stall).await);
+        tokio::time::advance(6 * SECOND).await;
+        assert!(!waited_out(&mut stall).await);
+        stall.progressed();
+        tokio::time::advance(20 * SECOND).await;
+        assert!(!waited_out(&mut stall).await);
+        tokio::time::advance(6 * SECOND).await;
+        assert!(!waited_out(&mut stall).await);
+        // This wait reaches 10 s.
+        let start = Instant::now();
+        poll_fn(|cx| stall.poll_waited_out(cx)).await;
+        assert_eq!(start.elapsed(), 4 * SECOND);
     }
 
     #[tokio::test(start_paused = true)]

@@ -229,6 +229,7 @@ impl Gateway {
                     queue_depth: service.queue_depth,
                     queue_timeout: service.queue_timeout,
                     response_timeout: service.response_timeout,
+                    response_idle_timeout: service.response_idle_timeout,
                     max_request_body_bytes: service.max_request_body_bytes,
                     body_read_timeout: config.limits.body_read_timeout,
                 };

@@ -51,6 +51,7 @@ pub(crate) struct ServiceLimits {
     pub(crate) queue_depth: u32,
     pub(crate) queue_timeout: Duration,
     pub(crate) response_timeout: Duration,
+    pub(crate) response_idle_timeout: Option<Duration>,
     pub(crate) max_request_body_bytes: u64,
     /// The gateway's `limits.bodyReadTimeout`, here for the request path.
     pub(crate) body_read_timeout: Duration,

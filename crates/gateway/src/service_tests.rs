@@ -27,6 +27,7 @@ impl Fixture {
             queue_depth,
             queue_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
+            response_idle_timeout: None,
             max_request_body_bytes: 1024,
             body_read_timeout: Duration::from_secs(1),
         };

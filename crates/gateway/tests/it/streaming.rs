@@ -126,3 +126,60 @@ async fn a_client_that_disconnects_mid_stream_releases_its_slot() {
     })
     .await;
 }
+
+fn with_idle_timeout(timeout: Duration) -> GatewayConfig {
+    let mut svc = ServiceConfig::new("svc");
+    svc.response_idle_timeout = Some(timeout);
+    GatewayConfig::new(vec![svc])
+}
+
+/// Read `count` chunks of a stream the test feeds one by one, `gap` apart.
+async fn feed(
+    chunks: &mpsc::Sender<Bytes>,
+    body: &mut hyper::body::Incoming,
+    count: usize,
+    gap: Duration,
+) {
+    for i in 0..count {
+        tokio::time::sleep(gap).await;
+        let token = format!("data: {i}\n\n");
+        chunks.send(Bytes::from(token.clone())).await.unwrap();
+        let frame = within("the next chunk", body.frame())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(frame.into_data().unwrap(), token);
+    }
+}
+
+#[tokio::test]
+async fn a_replica_that_stalls_mid_stream_is_cut_off_at_the_idle_timeout() {
+    let timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(with_idle_timeout(timeout)).await;
+    let model = FakeModel::new("m").streaming().run().await;
+    gw.ready_replica("svc", model.addr);
+    for http2 in [false, true] {
+        let req = Request::get("http://svc.localhost/v1/chat")
+            .body(TestBody::empty())
+            .unwrap();
+        let response = if http2 {
+            send_h2(gw.addr, req).await
+        } else {
+            send(gw.addr, req).await
+        };
+        let chunks = model.chunks().await;
+        let mut body = response.into_body();
+        // Slower than the timeout in all, never a gap as long.
+        feed(&chunks, &mut body, 4, Duration::from_millis(150)).await;
+        // Then nothing, with the replica's stream still open.
+        let stalled = tokio::time::Instant::now();
+        let end = within("the cut", body.frame()).await;
+        assert!(
+            matches!(end, Some(Err(_))),
+            "http2 {http2}: a cut stream is an error, not a clean end: {end:?}"
+        );
+        assert!(stalled.elapsed() >= timeout - Duration::from_millis(50));
+        eventually("the slot to be free", || gw.in_flight() == 0).await;
+        drop(chunks);
+    }
+}

@@ -384,6 +384,22 @@ pub(crate) async fn send(addr: SocketAddr, req: Request<TestBody>) -> Response<I
         .expect("response")
 }
 
+/// Send `req` over HTTP/2 with prior knowledge (h2c) on a new connection; return the response
+/// with its body still streaming.
+pub(crate) async fn send_h2(addr: SocketAddr, req: Request<TestBody>) -> Response<Incoming> {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(conn);
+    within("response headers", sender.send_request(req))
+        .await
+        .expect("response")
+}
+
 /// A GET with this Host and path, read to the end.
 pub(crate) async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
     let req = Request::get(path)
