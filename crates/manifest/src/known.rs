@@ -117,9 +117,6 @@ const PREDICTOR: &[&str] = &[
     "workerSpec",
 ];
 
-/// Knative RevisionSpec fields beyond the PodSpec.
-const REVISION: &[&str] = &["idleTimeoutSeconds"];
-
 /// Whether an unknown-to-serde field at `path` (in a document of `kind`) is a valid field ebb
 /// deliberately ignores.
 pub(crate) fn is_accepted(kind: &str, path: &str) -> bool {
@@ -148,7 +145,7 @@ pub(crate) fn is_accepted(kind: &str, path: &str) -> bool {
         ("Deployment", "spec") => in_list(DEPLOYMENT_SPEC),
         ("Deployment", "spec.template.spec") => in_list(POD),
         ("Service", "spec") => in_list(SERVICE_SPEC) || field == "traffic",
-        ("Service", "spec.template.spec") => in_list(POD) || in_list(REVISION),
+        ("Service", "spec.template.spec") => in_list(POD),
         ("InferenceService", "spec") => matches!(field, "transformer" | "explainer"),
         ("InferenceService", "spec.predictor") => in_list(POD) || in_list(PREDICTOR),
         _ => false,

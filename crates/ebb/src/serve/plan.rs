@@ -93,6 +93,7 @@ impl AppPlan {
         if let Some(timeout) = self.workload.response_start_timeout {
             s.response_timeout = timeout;
         }
+        s.response_idle_timeout = self.workload.response_idle_timeout;
         s
     }
 }

@@ -203,6 +203,9 @@ pub struct RevisionSpec {
     /// Seconds a replica has to start its response (defaults to the request timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_start_timeout_seconds: Option<i64>,
+    /// Seconds a replica may send nothing once its response has started (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<i64>,
     /// The containers (one serves).
     #[serde(default)]
     pub containers: Vec<Container>,
@@ -329,6 +332,7 @@ impl KnativeService {
                 "responseStartTimeoutSeconds",
                 spec.response_start_timeout_seconds,
             ),
+            ("idleTimeoutSeconds", spec.idle_timeout_seconds),
         ] {
             if let Some(t) = value
                 && !(0..=MAX_REVISION_TIMEOUT).contains(&t)

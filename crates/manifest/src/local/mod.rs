@@ -56,6 +56,9 @@ pub struct LocalWorkload {
     /// Knative `responseStartTimeoutSeconds`: how long a replica has to start its response,
     /// when it is not the request timeout.
     pub response_start_timeout: Option<Duration>,
+    /// Knative `idleTimeoutSeconds`: how long a replica may send nothing once its response has
+    /// started. `None`: no limit (Knative's 0).
+    pub response_idle_timeout: Option<Duration>,
     /// How each replica runs.
     pub process: LocalProcess,
 }
@@ -239,6 +242,7 @@ struct Shape<'a> {
     container_concurrency: i64,
     timeout: Option<i64>,
     response_start_timeout: Option<i64>,
+    idle_timeout: Option<i64>,
     labels: BTreeMap<String, String>,
 }
 
@@ -255,6 +259,7 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
             container_concurrency: 0,
             timeout: None,
             response_start_timeout: None,
+            idle_timeout: None,
             labels: d.spec.template.metadata.labels.clone(),
         }),
         Manifest::InferenceService(i) => {
@@ -278,6 +283,7 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                 container_concurrency: p.container_concurrency.unwrap_or(0),
                 timeout: p.timeout,
                 response_start_timeout: None,
+                idle_timeout: None,
                 labels,
             })
         }
@@ -294,6 +300,7 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                 container_concurrency: t.spec.container_concurrency.unwrap_or(0),
                 timeout: t.spec.timeout_seconds,
                 response_start_timeout: t.spec.response_start_timeout_seconds,
+                idle_timeout: t.spec.idle_timeout_seconds,
                 labels: t.metadata.labels.clone(),
             })
         }
@@ -399,6 +406,7 @@ fn map(
         container_concurrency: shape.container_concurrency,
         request_timeout: seconds_set(shape.timeout),
         response_start_timeout: seconds_set(shape.response_start_timeout),
+        response_idle_timeout: seconds_set(shape.idle_timeout),
         process,
     })
 }
@@ -519,6 +527,7 @@ spec:
     spec:
       timeoutSeconds: 600
       responseStartTimeoutSeconds: 30
+      idleTimeoutSeconds: 20
       containers: [{image: llm:1}]
 ---
 apiVersion: serving.kserve.io/v1beta1
@@ -549,17 +558,24 @@ spec:
         let local = workloads(&checked.objects);
         let timeouts: Vec<_> = local
             .iter()
-            .map(|w| (w.name.as_str(), w.request_timeout, w.response_start_timeout))
+            .map(|w| {
+                let timeouts = [
+                    w.request_timeout,
+                    w.response_start_timeout,
+                    w.response_idle_timeout,
+                ];
+                (w.name.as_str(), timeouts)
+            })
             .collect();
         let secs = |s| Some(Duration::from_secs(s));
         assert_eq!(
             timeouts,
             [
-                ("llm", secs(600), secs(30)),
-                ("iris", secs(120), None),
-                ("plain", None, None),
+                ("llm", [secs(600), secs(30), secs(20)]),
+                ("iris", [secs(120), None, None]),
+                ("plain", [None, None, None]),
             ],
-            "0 means Knative's default"
+            "0 means Knative's default (no limit for the idle timeout)"
         );
     }
 
