@@ -320,6 +320,7 @@ impl Body for ProxiedBody {
                             timeout: stall.timeout(),
                         };
                         tracing::warn!(replica = %done.upstream.addr, "{stalled}");
+                        done.ticket.service().metrics.responses_cut.inc();
                         return this.fail(stalled.into());
                     }
                     return Poll::Pending;

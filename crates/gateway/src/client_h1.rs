@@ -16,7 +16,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -285,19 +284,19 @@ async fn proxy(
     let replica = Replica {
         conn,
         upstream: &upstream,
-        idle_timeout: service.limits.response_idle_timeout,
+        service,
     };
     let done = respond(client, head, body_read, answer, sink, replica).await;
     drop(ticket);
     Ok(done)
 }
 
-/// Where a response comes from: the connection its head came on, and the service's limit on
-/// the replica's silences.
+/// Where a response comes from: the connection its head came on, and the service (its limit
+/// on the replica's silences, its metrics).
 struct Replica<'a> {
     conn: Conn,
     upstream: &'a Upstream,
-    idle_timeout: Option<Duration>,
+    service: &'a Service,
 }
 
 /// Write the response head and pass the body through; whether the client connection may
@@ -313,9 +312,9 @@ async fn respond(
     let Replica {
         mut conn,
         upstream,
-        idle_timeout,
+        service,
     } = replica;
-    let mut stall = idle_timeout.map(Stall::new);
+    let mut stall = service.limits.response_idle_timeout.map(Stall::new);
     // The replica's chunked body goes as it is to an HTTP/1.1 client; an HTTP/1.0 client gets
     // its data, delimited by closing the connection, as does any close-delimited body.
     let raw = !(request.http10 && answer.framing == Framing::Chunked);
@@ -387,6 +386,7 @@ async fn respond(
                 let timeout = stall.timeout();
                 let stalled = ReplicaStalled { timeout };
                 tracing::warn!(replica = %upstream.addr, "{stalled}");
+                service.metrics.responses_cut.inc();
                 return Poll::Ready(None);
             }
             client.poll_gone(cx).map(|()| None)

@@ -50,6 +50,7 @@ pub(crate) struct GatewayMetrics {
     average_concurrency: Family<ServiceLabels, Gauge<f64, AtomicU64>>,
     wakeups: Family<ServiceLabels, Counter>,
     retries: Family<ServiceLabels, Counter>,
+    responses_cut: Family<ServiceLabels, Counter>,
     replica_in_flight: Family<ReplicaLabels, Gauge>,
     replica_completed: Family<ReplicaLabels, Counter>,
     pub(crate) connections: Gauge,
@@ -68,6 +69,7 @@ impl GatewayMetrics {
             average_concurrency: Family::default(),
             wakeups: Family::default(),
             retries: Family::default(),
+            responses_cut: Family::default(),
             replica_in_flight: Family::default(),
             replica_completed: Family::default(),
             connections: Gauge::default(),
@@ -115,6 +117,11 @@ impl GatewayMetrics {
             m.retries.clone(),
         );
         r.register(
+            "responses_cut",
+            "Responses cut off because the replica sent nothing for responseIdleTimeout",
+            m.responses_cut.clone(),
+        );
+        r.register(
             "replica_in_flight",
             "Requests in flight at a replica",
             m.replica_in_flight.clone(),
@@ -151,6 +158,7 @@ impl GatewayMetrics {
             average_concurrency: self.average_concurrency.get_or_create_owned(&labels),
             wakeups: self.wakeups.get_or_create_owned(&labels),
             retries: self.retries.get_or_create_owned(&labels),
+            responses_cut: self.responses_cut.get_or_create_owned(&labels),
             ok: self.requests.get_or_create_owned(&CodeLabels {
                 service: name.to_string(),
                 code: 200,
@@ -191,6 +199,7 @@ pub(crate) struct ServiceMetrics {
     pub(crate) average_concurrency: Gauge<f64, AtomicU64>,
     pub(crate) wakeups: Counter,
     pub(crate) retries: Counter,
+    pub(crate) responses_cut: Counter,
 }
 
 impl ServiceMetrics {

@@ -182,4 +182,8 @@ async fn a_replica_that_stalls_mid_stream_is_cut_off_at_the_idle_timeout() {
         eventually("the slot to be free", || gw.in_flight() == 0).await;
         drop(chunks);
     }
+    assert_eq!(
+        gw.sample("ebb_gateway_responses_cut_total{service=\"svc\"}"),
+        Some(2.0)
+    );
 }
