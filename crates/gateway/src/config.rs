@@ -88,6 +88,29 @@ impl ServiceConfig {
     }
 }
 
+impl ServiceConfig {
+    /// A Knative revision's timeouts (`None`: not set): `request` (`timeoutSeconds`) bounds
+    /// the wait for a replica and the time to the response's start, `response_start`
+    /// (`responseStartTimeoutSeconds`) the latter alone, `idle` (`idleTimeoutSeconds`) the
+    /// replica's silences once its response has started. Unlike Knative, a response that has
+    /// started is not cut off at `request`: streams run as long as the replica sends.
+    pub fn apply_knative_timeouts(
+        &mut self,
+        request: Option<Duration>,
+        response_start: Option<Duration>,
+        idle: Option<Duration>,
+    ) {
+        if let Some(timeout) = request {
+            self.queue_timeout = timeout;
+            self.response_timeout = timeout;
+        }
+        if let Some(timeout) = response_start {
+            self.response_timeout = timeout;
+        }
+        self.response_idle_timeout = idle;
+    }
+}
+
 /// Limits on client connections.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {

@@ -28,6 +28,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ebb_gateway::{Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation};
 use ebb_manifest::kinds::autoscaler::AutoscalerClass;
+use ebb_manifest::timeouts::RequestTimeouts;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams};
 use kube::{Client, ResourceExt};
@@ -63,6 +64,9 @@ pub struct Route {
     pub port_name: Option<String>,
     /// `containerConcurrency`: the hard limit of requests per replica (0: none).
     pub container_concurrency: u32,
+    /// The revision's request timeouts, from the `ebb.dev/*-timeout-seconds` annotations
+    /// `ebb convert` writes.
+    pub timeouts: RequestTimeouts,
 }
 
 /// The routes of class-kpa Autoscalers, sorted. Names must be unique: the gateway addresses a
@@ -73,6 +77,10 @@ pub fn routes(autoscalers: &[Autoscaler]) -> Result<Vec<Route>> {
         .filter(|a| a.spec.0.class == AutoscalerClass::Kpa)
         .map(|a| {
             let annotations = a.annotations();
+            let timeouts = RequestTimeouts::from_annotations(annotations).unwrap_or_else(|why| {
+                tracing::warn!(autoscaler = %a.name_any(), "{why}; using the default timeouts");
+                RequestTimeouts::default()
+            });
             Route {
                 namespace: a.namespace().unwrap_or_else(|| "default".into()),
                 name: a.name_any(),
@@ -89,6 +97,7 @@ pub fn routes(autoscalers: &[Autoscaler]) -> Result<Vec<Route>> {
                     .and_then(|k| k.container_concurrency)
                     .and_then(|c| u32::try_from(c).ok())
                     .unwrap_or(0),
+                timeouts,
             }
         })
         .collect();
@@ -116,6 +125,8 @@ pub fn gateway_config(routes: &[Route], domain: &str) -> GatewayConfig {
                 let mut s = ServiceConfig::new(r.name.clone());
                 s.namespace = r.namespace.clone();
                 s.container_concurrency = r.container_concurrency;
+                let t = r.timeouts;
+                s.apply_knative_timeouts(t.request, t.response_start, t.idle);
                 s
             })
             .collect(),
@@ -504,7 +515,8 @@ mod tests {
         let a = |ns: &str, name: &str, class: &str| -> Autoscaler {
             serde_json::from_value(json!({
                 "apiVersion": "ebb.dev/v1alpha1", "kind": "Autoscaler",
-                "metadata": {"name": name, "namespace": ns, "annotations": {"ebb.dev/port": "http"}},
+                "metadata": {"name": name, "namespace": ns, "annotations": {
+                    "ebb.dev/port": "http", "ebb.dev/timeout-seconds": "600", "ebb.dev/idle-timeout-seconds": "20"}},
                 "spec": {"class": class, "maxReplicas": 3,
                          "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": format!("{name}-predictor")},
                          "kpa": {"containerConcurrency": 4}}
@@ -520,7 +532,25 @@ mod tests {
                 endpoints_service: "iris-predictor".into(),
                 port_name: Some("http".into()),
                 container_concurrency: 4,
+                timeouts: RequestTimeouts {
+                    request: Some(Duration::from_secs(600)),
+                    response_start: None,
+                    idle: Some(Duration::from_secs(20)),
+                },
             }]
+        );
+        let service = &gateway_config(&r, "example.com").services[0];
+        assert_eq!(
+            (
+                service.queue_timeout,
+                service.response_timeout,
+                service.response_idle_timeout
+            ),
+            (
+                Duration::from_secs(600),
+                Duration::from_secs(600),
+                Some(Duration::from_secs(20))
+            )
         );
         let clash = routes(&[a("a", "iris", "kpa"), a("b", "iris", "kpa")]).unwrap_err();
         assert!(clash.to_string().contains("iris in a and b"), "{clash}");

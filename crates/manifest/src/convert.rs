@@ -21,6 +21,7 @@ use crate::kinds::autoscaler::{
 use crate::kinds::keda::{self, ScaledObject};
 use crate::kinds::meta::{Object, ObjectMeta};
 use crate::kinds::serverless;
+use crate::timeouts::RequestTimeouts;
 
 /// The annotation that records what an Autoscaler was converted from.
 pub const SOURCE_ANNOTATION: &str = "ebb.dev/source";
@@ -40,6 +41,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
                 &isvc.api_version,
                 "InferenceService",
                 settings,
+                RequestTimeouts::of(manifest),
             ))
         }
         Manifest::KnativeService(ksvc) => {
@@ -49,6 +51,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
                 &ksvc.api_version,
                 "Service",
                 settings,
+                RequestTimeouts::of(manifest),
             ))
         }
         Manifest::Deployment(_)
@@ -93,22 +96,25 @@ fn from_hpa(meta: &ObjectMeta, api_version: &str, spec: HpaSpec) -> Autoscaler {
     )
 }
 
-/// A Knative revision's autoscaler: class kpa with the settings as they are, or for Knative's
-/// HPA class the HPA its reconciler creates (cpu as utilization, memory as MiB per pod, other
-/// metrics as a Pods metric; max-scale 0 means no bound).
+/// A Knative revision's autoscaler: class kpa with the settings as they are and the request
+/// timeouts as annotations for the gateway, or for Knative's HPA class the HPA its reconciler
+/// creates (cpu as utilization, memory as MiB per pod, other metrics as a Pods metric;
+/// max-scale 0 means no bound).
 fn from_revision(
     meta: &ObjectMeta,
     api_version: &str,
     kind: &str,
     settings: KpaSettings,
+    timeouts: RequestTimeouts,
 ) -> Autoscaler {
     let scale_target_ref = CrossVersionObjectReference {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
         name: meta.name.clone(),
     };
-    let metadata = metadata(meta, format!("{api_version} {kind}"));
+    let mut metadata = metadata(meta, format!("{api_version} {kind}"));
     if settings.class.as_deref() != Some(HPA_CLASS) {
+        metadata.annotations.extend(timeouts.annotations());
         return autoscaler(
             metadata,
             AutoscalerSpec {

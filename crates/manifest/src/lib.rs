@@ -16,6 +16,7 @@
 //! - [`convert`]: any autoscaling kind → the normalized [`kinds::autoscaler::Autoscaler`].
 //! - [`local`]: how a container runs as a local process.
 //! - [`autoscale`]: the HPA `kubectl autoscale` would create.
+//! - [`timeouts`]: a revision's request timeouts, for the gateway.
 
 pub mod autoscale;
 pub mod convert;
@@ -28,6 +29,7 @@ mod refs;
 mod shell;
 pub mod source;
 mod suggest;
+pub mod timeouts;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -135,3 +135,43 @@ spec:
 "#
     );
 }
+
+/// A class-kpa revision keeps its request timeouts as annotations for `ebb gateway --kube`.
+#[test]
+fn a_knative_services_timeouts_travel_as_annotations() {
+    let text = r#"apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: llm
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/target: "4"
+    spec:
+      timeoutSeconds: 600
+      idleTimeoutSeconds: 20
+      containers:
+        - image: example/llm:1
+"#;
+    assert_eq!(
+        convert("llm.yaml", text),
+        r#"apiVersion: ebb.dev/v1alpha1
+kind: Autoscaler
+metadata:
+  annotations:
+    ebb.dev/idle-timeout-seconds: "20"
+    ebb.dev/source: serving.knative.dev/v1 Service
+    ebb.dev/timeout-seconds: "600"
+  name: llm
+spec:
+  class: kpa
+  kpa:
+    target: 4.0
+  scaleTargetRef:
+    apiVersion: serving.knative.dev/v1
+    kind: Service
+    name: llm
+"#
+    );
+}

@@ -83,17 +83,8 @@ impl AppPlan {
         }
         s.container_concurrency =
             u32::try_from(self.workload.container_concurrency.max(0)).unwrap_or(u32::MAX);
-        // Knative's timeoutSeconds bounds the wait for a replica and the time to the response's
-        // start; responseStartTimeoutSeconds, when set, the latter. Streamed bodies are not cut
-        // off at it (docs/serve.md).
-        if let Some(timeout) = self.workload.request_timeout {
-            s.queue_timeout = timeout;
-            s.response_timeout = timeout;
-        }
-        if let Some(timeout) = self.workload.response_start_timeout {
-            s.response_timeout = timeout;
-        }
-        s.response_idle_timeout = self.workload.response_idle_timeout;
+        let t = self.workload.timeouts;
+        s.apply_knative_timeouts(t.request, t.response_start, t.idle);
         s
     }
 }

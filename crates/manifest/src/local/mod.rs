@@ -14,6 +14,7 @@ pub use probe::{LocalProbe, ProbeAction, ProbePort};
 use crate::diagnostic::Issue;
 use crate::kinds::meta::ObjectMeta;
 use crate::kinds::pod::{Container, Probe};
+use crate::timeouts::RequestTimeouts;
 use crate::{Manifest, Parsed, shell};
 use env::{Lookups, environment};
 use probe::local_probe;
@@ -50,15 +51,8 @@ pub struct LocalWorkload {
     pub labels: BTreeMap<String, String>,
     /// Requests in flight per replica allowed at most (Knative containerConcurrency; 0 = any).
     pub container_concurrency: i64,
-    /// Knative `timeoutSeconds` (KServe `timeout`): how long a request may wait for a
-    /// replica and for its response to start. `None`: Knative's default (300 s).
-    pub request_timeout: Option<Duration>,
-    /// Knative `responseStartTimeoutSeconds`: how long a replica has to start its response,
-    /// when it is not the request timeout.
-    pub response_start_timeout: Option<Duration>,
-    /// Knative `idleTimeoutSeconds`: how long a replica may send nothing once its response has
-    /// started. `None`: no limit (Knative's 0).
-    pub response_idle_timeout: Option<Duration>,
+    /// Knative's (and KServe's) request timeouts, for the gateway.
+    pub timeouts: RequestTimeouts,
     /// How each replica runs.
     pub process: LocalProcess,
 }
@@ -240,9 +234,6 @@ struct Shape<'a> {
     grace: Option<i64>,
     initial_replicas: i32,
     container_concurrency: i64,
-    timeout: Option<i64>,
-    response_start_timeout: Option<i64>,
-    idle_timeout: Option<i64>,
     labels: BTreeMap<String, String>,
 }
 
@@ -257,9 +248,6 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
             grace: d.spec.template.spec.termination_grace_period_seconds,
             initial_replicas: d.initial_replicas(),
             container_concurrency: 0,
-            timeout: None,
-            response_start_timeout: None,
-            idle_timeout: None,
             labels: d.spec.template.metadata.labels.clone(),
         }),
         Manifest::InferenceService(i) => {
@@ -281,9 +269,6 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                     .unwrap_or(crate::kinds::kserve::KSERVE_DEFAULT_MIN_REPLICAS)
                     .max(1),
                 container_concurrency: p.container_concurrency.unwrap_or(0),
-                timeout: p.timeout,
-                response_start_timeout: None,
-                idle_timeout: None,
                 labels,
             })
         }
@@ -298,9 +283,6 @@ fn shape(manifest: &Manifest) -> Option<Shape<'_>> {
                 grace: t.spec.termination_grace_period_seconds,
                 initial_replicas: 1,
                 container_concurrency: t.spec.container_concurrency.unwrap_or(0),
-                timeout: t.spec.timeout_seconds,
-                response_start_timeout: t.spec.response_start_timeout_seconds,
-                idle_timeout: t.spec.idle_timeout_seconds,
                 labels: t.metadata.labels.clone(),
             })
         }
@@ -404,19 +386,9 @@ fn map(
         initial_replicas: shape.initial_replicas,
         labels: shape.labels,
         container_concurrency: shape.container_concurrency,
-        request_timeout: seconds_set(shape.timeout),
-        response_start_timeout: seconds_set(shape.response_start_timeout),
-        response_idle_timeout: seconds_set(shape.idle_timeout),
+        timeouts: RequestTimeouts::of(manifest),
         process,
     })
-}
-
-/// A timeout in seconds as Knative defaults it: absent or 0 means the default.
-fn seconds_set(seconds: Option<i64>) -> Option<Duration> {
-    seconds
-        .and_then(|s| u64::try_from(s).ok())
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
 }
 
 /// The annotation on the object, or else on its pod template.
@@ -559,12 +531,8 @@ spec:
         let timeouts: Vec<_> = local
             .iter()
             .map(|w| {
-                let timeouts = [
-                    w.request_timeout,
-                    w.response_start_timeout,
-                    w.response_idle_timeout,
-                ];
-                (w.name.as_str(), timeouts)
+                let t = w.timeouts;
+                (w.name.as_str(), [t.request, t.response_start, t.idle])
             })
             .collect();
         let secs = |s| Some(Duration::from_secs(s));

@@ -1,0 +1,135 @@
+//! A revision's request timeouts: Knative's `timeoutSeconds`, `responseStartTimeoutSeconds`
+//! and `idleTimeoutSeconds`, KServe's predictor `timeout`. They configure the gateway, not the
+//! autoscaler: `ebb serve` reads them from the manifest, and a converted Autoscaler carries
+//! them to `ebb gateway --kube` as annotations.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::Manifest;
+
+/// Annotation for `timeoutSeconds` on an Autoscaler.
+pub const TIMEOUT_ANNOTATION: &str = "ebb.dev/timeout-seconds";
+/// Annotation for `responseStartTimeoutSeconds` on an Autoscaler.
+pub const RESPONSE_START_TIMEOUT_ANNOTATION: &str = "ebb.dev/response-start-timeout-seconds";
+/// Annotation for `idleTimeoutSeconds` on an Autoscaler.
+pub const IDLE_TIMEOUT_ANNOTATION: &str = "ebb.dev/idle-timeout-seconds";
+
+/// The timeouts a revision sets; `None` where it sets none (or 0, which Knative defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestTimeouts {
+    /// `timeoutSeconds` (KServe `timeout`): how long a request may wait for a replica and for
+    /// its response to start. `None`: Knative's default, 300 s.
+    pub request: Option<Duration>,
+    /// `responseStartTimeoutSeconds`: how long a replica has to start its response, when it
+    /// is not `request`.
+    pub response_start: Option<Duration>,
+    /// `idleTimeoutSeconds`: how long a replica may send nothing once its response has
+    /// started. `None`: no limit.
+    pub idle: Option<Duration>,
+}
+
+impl RequestTimeouts {
+    /// The timeouts of an InferenceService or Knative Service; none for other kinds.
+    pub fn of(manifest: &Manifest) -> RequestTimeouts {
+        match manifest {
+            Manifest::InferenceService(i) => RequestTimeouts {
+                request: seconds(i.spec.predictor.timeout),
+                ..RequestTimeouts::default()
+            },
+            Manifest::KnativeService(k) => {
+                let spec = &k.spec.template.spec;
+                RequestTimeouts {
+                    request: seconds(spec.timeout_seconds),
+                    response_start: seconds(spec.response_start_timeout_seconds),
+                    idle: seconds(spec.idle_timeout_seconds),
+                }
+            }
+            _ => RequestTimeouts::default(),
+        }
+    }
+
+    fn fields(&self) -> [(&'static str, Option<Duration>); 3] {
+        [
+            (TIMEOUT_ANNOTATION, self.request),
+            (RESPONSE_START_TIMEOUT_ANNOTATION, self.response_start),
+            (IDLE_TIMEOUT_ANNOTATION, self.idle),
+        ]
+    }
+
+    /// The annotations for the timeouts that are set.
+    pub fn annotations(&self) -> impl Iterator<Item = (String, String)> {
+        self.fields()
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| (name.to_string(), v.as_secs().to_string())))
+    }
+
+    /// Read back from an Autoscaler's annotations; the error names the annotation and says
+    /// what is allowed.
+    pub fn from_annotations(
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<RequestTimeouts, String> {
+        let read = |name: &str| match annotations.get(name) {
+            None => Ok(None),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(secs) => Ok(Some(Duration::from_secs(secs))),
+                Err(_) => Err(format!(
+                    "annotation {name}: {text:?} is not a whole number of seconds (0 = the default)"
+                )),
+            },
+        };
+        Ok(RequestTimeouts {
+            request: read(TIMEOUT_ANNOTATION)?,
+            response_start: read(RESPONSE_START_TIMEOUT_ANNOTATION)?,
+            idle: read(IDLE_TIMEOUT_ANNOTATION)?,
+        })
+    }
+}
+
+/// A timeout in seconds as Knative defaults it: absent or 0 means the default.
+fn seconds(seconds: Option<i64>) -> Option<Duration> {
+    seconds
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_read_back_to_the_same_timeouts() {
+        let timeouts = RequestTimeouts {
+            request: Some(Duration::from_secs(600)),
+            response_start: None,
+            idle: Some(Duration::from_secs(20)),
+        };
+        let annotations: BTreeMap<String, String> = timeouts.annotations().collect();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            [IDLE_TIMEOUT_ANNOTATION, TIMEOUT_ANNOTATION]
+        );
+        assert_eq!(
+            RequestTimeouts::from_annotations(&annotations),
+            Ok(timeouts)
+        );
+    }
+
+    #[test]
+    fn a_bad_annotation_is_named_and_zero_is_the_default() {
+        let mut annotations = BTreeMap::new();
+        annotations.insert(TIMEOUT_ANNOTATION.to_string(), "0".to_string());
+        assert_eq!(
+            RequestTimeouts::from_annotations(&annotations),
+            Ok(RequestTimeouts::default())
+        );
+        annotations.insert(IDLE_TIMEOUT_ANNOTATION.to_string(), "5m".to_string());
+        let error = RequestTimeouts::from_annotations(&annotations).unwrap_err();
+        assert!(
+            error.contains("ebb.dev/idle-timeout-seconds") && error.contains("\"5m\""),
+            "{error}"
+        );
+    }
+}
