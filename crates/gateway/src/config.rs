@@ -336,6 +336,32 @@ fn is_dns_subdomain(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn knative_timeouts_set_the_wait_the_response_start_and_the_silences() {
+        let secs = Duration::from_secs;
+        let timeouts = |request, start, idle| {
+            let mut s = ServiceConfig::new("svc");
+            s.apply_knative_timeouts(request, start, idle);
+            (s.queue_timeout, s.response_timeout, s.response_idle_timeout)
+        };
+        assert_eq!(
+            timeouts(None, None, None),
+            (DEFAULT_TIMEOUT, DEFAULT_TIMEOUT, None)
+        );
+        assert_eq!(
+            timeouts(Some(secs(600)), None, None),
+            (secs(600), secs(600), None)
+        );
+        assert_eq!(
+            timeouts(Some(secs(600)), Some(secs(30)), Some(secs(20))),
+            (secs(600), secs(30), Some(secs(20)))
+        );
+        assert_eq!(
+            timeouts(None, Some(secs(30)), None),
+            (DEFAULT_TIMEOUT, secs(30), None)
+        );
+    }
+
     fn paths(config: &GatewayConfig) -> Vec<String> {
         match validate(config) {
             Ok(()) => Vec::new(),
