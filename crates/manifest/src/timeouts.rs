@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use ebb_core::FieldError;
+
 use crate::Manifest;
 
 /// Annotation for `timeoutSeconds` on an Autoscaler.
@@ -74,9 +76,7 @@ impl RequestTimeouts {
             Some(text) => match text.trim().parse::<u64>() {
                 Ok(0) => Ok(None),
                 Ok(secs) => Ok(Some(Duration::from_secs(secs))),
-                Err(_) => Err(format!(
-                    "annotation {name}: {text:?} is not a whole number of seconds (0 = the default)"
-                )),
+                Err(_) => Err(format!("annotation {name}: {text:?} {NOT_SECONDS}")),
             },
         };
         Ok(RequestTimeouts {
@@ -85,6 +85,31 @@ impl RequestTimeouts {
             idle: read(IDLE_TIMEOUT_ANNOTATION)?,
         })
     }
+}
+
+const NOT_SECONDS: &str = "is not a whole number of seconds (0 = the default)";
+
+/// Each timeout annotation that [`RequestTimeouts::from_annotations`] cannot read, placed at
+/// its key.
+pub(crate) fn check_annotations(annotations: &BTreeMap<String, String>) -> Vec<FieldError> {
+    let names = [
+        TIMEOUT_ANNOTATION,
+        RESPONSE_START_TIMEOUT_ANNOTATION,
+        IDLE_TIMEOUT_ANNOTATION,
+    ];
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let text = annotations.get(name)?;
+            text.trim().parse::<u64>().is_err().then(|| {
+                FieldError::invalid(
+                    format!("metadata.annotations[{name}]"),
+                    format!("{text:?}"),
+                    NOT_SECONDS,
+                )
+            })
+        })
+        .collect()
 }
 
 /// A timeout in seconds as Knative defaults it: absent or 0 means the default.
@@ -114,6 +139,35 @@ mod tests {
         assert_eq!(
             RequestTimeouts::from_annotations(&annotations),
             Ok(timeouts)
+        );
+    }
+
+    #[test]
+    fn ebb_validate_places_an_unreadable_timeout_annotation() {
+        let text = "apiVersion: ebb.dev/v1alpha1
+kind: Autoscaler
+metadata:
+  name: llm
+  annotations:
+    ebb.dev/timeout-seconds: \"600\"
+    ebb.dev/idle-timeout-seconds: 20s
+spec:
+  class: kpa
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llm}
+";
+        let checked = crate::check(&[crate::Source::new("a.yaml", text)], crate::Mode::Cluster);
+        let found: Vec<String> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("a.yaml:7:35:")
+                && found[0].contains("metadata.annotations[ebb.dev/idle-timeout-seconds]")
+                && found[0].contains("not a whole number of seconds"),
+            "{found:?}"
         );
     }
 

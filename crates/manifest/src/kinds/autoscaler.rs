@@ -179,6 +179,9 @@ impl Autoscaler {
                 if let Some(kpa) = &spec.kpa {
                     issues.fields(kpa.validate(config, "spec.kpa"));
                 }
+                issues.fields(crate::timeouts::check_annotations(
+                    &self.metadata.annotations,
+                ));
                 for (field, set) in [
                     ("minReplicas", spec.min_replicas.is_some()),
                     ("maxReplicas", spec.max_replicas.is_some()),
