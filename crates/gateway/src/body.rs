@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use crate::deadline::Stall;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use crate::deadline::Stall;
 use crate::h1::body::BodyState;
 use crate::h1::head::Framing;
 use crate::service::Ticket;

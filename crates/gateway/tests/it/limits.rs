@@ -192,25 +192,12 @@ async fn an_http2_client_that_stalls_mid_body_gets_408() {
     let gw = TestGateway::start(config(|c| c.limits.body_read_timeout = timeout)).await;
     let model = FakeModel::new("m").run().await;
     gw.ready_replica("svc", model.addr);
-    let stream = TcpStream::connect(gw.addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .expect("h2c handshake");
-    tokio::spawn(conn);
     let (tx, rx) = mpsc::channel(1);
     tx.send(Bytes::from_static(b"abc")).await.unwrap();
     let req = Request::post("http://svc.localhost/")
         .body(TestBody::Channel(rx))
         .unwrap();
-    let reply = read(
-        within("h2 response", sender.send_request(req))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let reply = read(send_h2(gw.addr, req).await).await;
     assert_eq!(reply.status.as_u16(), 408, "{}", reply.body);
     assert_eq!(reply.header(REASON_HEADER), "body-read-timeout");
     eventually("the slot to be free", || gw.in_flight() == 0).await;
