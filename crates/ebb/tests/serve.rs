@@ -662,14 +662,14 @@ fn immediate_panic_decides_before_the_tick_when_enabled() {
 }
 
 #[test]
-fn the_predictors_timeout_bounds_the_wait_for_a_response() {
+fn the_predictors_timeout_and_the_body_read_flag_bound_a_request() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // KServe's `timeout` (Knative's timeoutSeconds): 1 s, against a model that takes 3 s.
     let manifest =
         isvc("slow", 1, 1, 10, "3s").replace("  predictor:\n", "  predictor:\n    timeout: 1\n");
-    let serve = Serve::start(&manifest, &[]);
+    let serve = Serve::start(&manifest, &["--gateway-body-read-timeout", "500ms"]);
     serve.wait_for("a ready replica", Duration::from_secs(30), |s| {
         s.pods().iter().any(|p| p["ready"] == true)
     });
@@ -682,5 +682,21 @@ fn the_predictors_timeout_bounds_the_wait_for_a_response() {
         took < Duration::from_millis(2900),
         "answered at the timeout, not the model: {took:?}"
     );
+    // A client that stops sending its body: 408 at the flag's 0.5 s, not at the 1 s timeout.
+    let addr = SocketAddr::from(([127, 0, 0, 1], serve.port));
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    client
+        .write_all(
+            b"POST /v1/models/slow:predict HTTP/1.1\r\nHost: slow.default.example.com\r\n\
+              Content-Length: 40\r\n\r\n{\"instances\": [",
+        )
+        .expect("write");
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("bodyReadTimeout (500ms)"), "{answer}");
     serve.stop();
 }

@@ -62,10 +62,22 @@ pub(crate) struct Args {
     /// Threads serving requests (default: one per core).
     #[arg(long)]
     gateway_threads: Option<usize>,
+    /// Longest a client may send nothing of a request body before it gets 408 and its replica
+    /// slot is freed (nginx's client_body_timeout; Knative has no such limit, and a value as
+    /// long as the request timeout, 300s, behaves like it).
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    gateway_body_read_timeout: Duration,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
     ebb_core::units::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be greater than 0s".to_string()),
+        d => Ok(d),
+    }
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -99,6 +111,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         hpa,
         kpa_immediate_panic: args.kpa_immediate_panic,
         gateway_threads: super::threads_or_one_per_core(args.gateway_threads),
+        body_read_timeout: args.gateway_body_read_timeout,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

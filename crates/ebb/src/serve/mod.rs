@@ -51,6 +51,8 @@ pub(crate) struct ServeConfig {
     pub(crate) metrics_resolution: Duration,
     pub(crate) hpa: HpaSettings,
     pub(crate) gateway_threads: usize,
+    /// The gateway's `limits.bodyReadTimeout`.
+    pub(crate) body_read_timeout: Duration,
     /// ebb extension: tick a KPA at once when the requests in flight alone mean panic.
     pub(crate) kpa_immediate_panic: bool,
 }
@@ -113,7 +115,9 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(",");
         let sub = registry.sub_registry_with_label(("ports".into(), label.into()));
-        let (gateway, wakeups) = Gateway::new(GatewayConfig::new(services), sub)
+        let mut gateway_config = GatewayConfig::new(services);
+        gateway_config.limits.body_read_timeout = config.body_read_timeout;
+        let (gateway, wakeups) = Gateway::new(gateway_config, sub)
             .map_err(|e| UserError(format!("the gateway configuration is not valid: {e}")))?;
         for port in &ports {
             let addr = SocketAddr::from(([127, 0, 0, 1], *port));
