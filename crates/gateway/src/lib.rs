@@ -35,7 +35,7 @@
 //!   nginx's `client_body_timeout`) gets **408** (`x-ebb-reason: body-read-timeout`) and the
 //!   replica connection is dropped. Knative has no such limit: a stalled upload holds its
 //!   replica slot until the request timeout (300 s) and then gets 504, so a few slow clients
-//!   could hold every slot of a `containerConcurrency` service. A value at least the
+//!   could hold every slot of a `containerConcurrency` service. A value longer than the
 //!   request timeout leaves a stalled upload to it (and its 504), as Knative does.
 //! - Service concurrency counts requests from admission to the end of the response body,
 //!   waiting ones included — what Knative gets by adding the activator's and queue-proxy's

@@ -63,8 +63,8 @@ pub(crate) struct Args {
     #[arg(long)]
     gateway_threads: Option<usize>,
     /// Longest a client may send nothing of a request body before it gets 408 and its replica
-    /// slot is freed (nginx's client_body_timeout). Knative has no such limit: a value at
-    /// least the request timeout (300s) leaves a stalled upload to that timeout and its 504.
+    /// slot is freed (nginx's client_body_timeout). Knative has no such limit: a value
+    /// longer than the request timeout (300s) leaves a stalled upload to that timeout and its 504.
     #[arg(long, default_value = "60s", value_parser = positive_duration)]
     gateway_body_read_timeout: Duration,
 }
