@@ -121,7 +121,8 @@ proptest! {
             for autoscaler in checked.autoscalers() {
                 let value = serde_json::to_value(&autoscaler).expect("serializes");
                 let yaml = ebb_manifest::yaml::to_yaml(&value);
-                let again = check(&[source.clone(), Source::new("converted.yaml", yaml.clone())], Mode::Cluster);
+                // In the mode the source passed: an image-less Deployment is fine locally only.
+                let again = check(&[source.clone(), Source::new("converted.yaml", yaml.clone())], mode);
                 prop_assert!(!again.has_errors(), "{yaml}\n{:#?}", again.diagnostics);
             }
         }
