@@ -61,7 +61,9 @@ pub struct ServiceConfig {
     pub queue_depth: u32,
     /// Longest a request may wait in the queue before it is answered 503/504.
     pub queue_timeout: Duration,
-    /// Longest a replica may take to send response headers before the gateway answers 504.
+    /// Longest from a request's arrival until its replica's response headers, time spent
+    /// waiting for a replica included (as Knative's timeout handler counts); then 504. A
+    /// response that has started is not cut off by it.
     pub response_timeout: Duration,
     /// Longest a replica may send nothing once its response has started; the response is then
     /// cut off. `None`: no limit (Knative's `idleTimeoutSeconds: 0`).
@@ -89,24 +91,25 @@ impl ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// A Knative revision's timeouts (`None`: not set): `request` (`timeoutSeconds`) bounds
-    /// the wait for a replica and the time to the response's start, `response_start`
-    /// (`responseStartTimeoutSeconds`) the latter alone, `idle` (`idleTimeoutSeconds`) the
-    /// replica's silences once its response has started. Unlike Knative, a response that has
-    /// started is not cut off at `request`: streams run as long as the replica sends.
+    /// A Knative revision's timeouts (`None`: not set), as queue-proxy applies them: all three
+    /// run from the request's arrival, and each that passes before the response has started
+    /// answers 504. So `request` (`timeoutSeconds`, default 300 s) bounds the wait for a
+    /// replica, and the response must start within the shortest of `request`,
+    /// `response_start` (`responseStartTimeoutSeconds`; `None`: `request`, as KServe sets it)
+    /// and `idle` (`idleTimeoutSeconds`). Once it has started, only `idle` applies, to the
+    /// replica's silences: a stream runs past `request`, as it does upstream.
     pub fn apply_knative_timeouts(
         &mut self,
         request: Option<Duration>,
         response_start: Option<Duration>,
         idle: Option<Duration>,
     ) {
-        if let Some(timeout) = request {
-            self.queue_timeout = timeout;
-            self.response_timeout = timeout;
-        }
-        if let Some(timeout) = response_start {
-            self.response_timeout = timeout;
-        }
+        let request = request.unwrap_or(DEFAULT_TIMEOUT);
+        self.queue_timeout = request;
+        self.response_timeout = [response_start, idle]
+            .into_iter()
+            .flatten()
+            .fold(request, Duration::min);
         self.response_idle_timeout = idle;
     }
 }
@@ -338,6 +341,7 @@ mod tests {
 
     #[test]
     fn knative_timeouts_set_the_wait_the_response_start_and_the_silences() {
+        // The response must start within the shortest of the three; the wait is `request`.
         let secs = Duration::from_secs;
         let timeouts = |request, start, idle| {
             let mut s = ServiceConfig::new("svc");
@@ -353,12 +357,20 @@ mod tests {
             (secs(600), secs(600), None)
         );
         assert_eq!(
+            timeouts(Some(secs(600)), Some(secs(30)), Some(secs(40))),
+            (secs(600), secs(30), Some(secs(40)))
+        );
+        assert_eq!(
             timeouts(Some(secs(600)), Some(secs(30)), Some(secs(20))),
-            (secs(600), secs(30), Some(secs(20)))
+            (secs(600), secs(20), Some(secs(20)))
         );
         assert_eq!(
             timeouts(None, Some(secs(30)), None),
             (DEFAULT_TIMEOUT, secs(30), None)
+        );
+        assert_eq!(
+            timeouts(Some(secs(60)), Some(secs(120)), None),
+            (secs(60), secs(60), None)
         );
     }
 

@@ -37,6 +37,10 @@
 //!   replica slot until the request timeout (300 s) and then gets 504, so a few slow clients
 //!   could hold every slot of a `containerConcurrency` service. A value longer than the
 //!   request timeout leaves a stalled upload to it (and its 504), as Knative does.
+//! - A response cut off at `responseIdleTimeout` ends abnormally (an HTTP/1.1 body short of
+//!   its length or last chunk, an HTTP/2 stream reset). Knative's queue-proxy writes its
+//!   timeout message into the body and ends it as if complete, which a client cannot tell
+//!   from a whole response.
 //! - Service concurrency counts requests from admission to the end of the response body,
 //!   waiting ones included — what Knative gets by adding the activator's and queue-proxy's
 //!   reports (kpa.md §5.3, §11.21).

@@ -3,8 +3,10 @@
 //! 1. **route** — Host, then the model name in a KServe path, then the only service; else 404;
 //! 2. **check** — a declared body larger than the service allows gets 413 before anything else;
 //! 3. **admit** — a replica now, or a place in the bounded queue (held at zero, or every ready
-//!    replica at its containerConcurrency) until a slot frees or `queueTimeout` passes;
-//! 4. **forward** — on a pooled connection; a refused connect or a connection that died before
+//!    replica at its containerConcurrency) until a slot frees or `queueTimeout` passes (or
+//!    `responseTimeout`, which runs from the request's arrival, when it is shorter);
+//! 4. **forward** — on a pooled connection, until `responseTimeout` after arrival for the
+//!    response's head; a refused connect or a connection that died before
 //!    a byte was written moves the request to another replica, nothing else is retried;
 //! 5. **respond** — the replica's response streams back; its body carries the request's ticket,
 //!    which releases the slot when the body ends or the client goes away.
@@ -24,7 +26,7 @@ use crate::Shared;
 use crate::body::{ProxiedBody, ReadTimeout, RequestBody, ResponseBody};
 use crate::buffer::Out;
 use crate::h1::head::{HeaderSink, write_decimal, write_header};
-use crate::reject::{Local, REASON_HEADER, Rejection};
+use crate::reject::{Local, REASON_HEADER, Rejection, Wait};
 use crate::service::{Admission, Service, Ticket};
 use crate::upstream::{Answer, Conn, Outgoing, RequestBodyLike, SendError, Upstream};
 
@@ -107,17 +109,23 @@ pub(crate) async fn admit(service: &Arc<Service>) -> Result<(Ticket, Arc<Upstrea
             });
         }
         Admission::Wait(slot) => {
-            let waited = service.limits.queue_timeout;
-            match tokio::time::timeout(waited, slot).await {
+            let limits = &service.limits;
+            // responseTimeout runs from arrival too: no use waiting past it.
+            let wait = if limits.response_timeout < limits.queue_timeout {
+                Wait::new("responseTimeout", limits.response_timeout)
+            } else {
+                Wait::new("queueTimeout", limits.queue_timeout)
+            };
+            match tokio::time::timeout(wait.limit, slot).await {
                 Ok(Ok(slot)) => ticket.claim(slot),
                 // A waiter is only dropped from the queue once its receiver is gone.
                 Ok(Err(_)) | Err(_) if service.has_ready_replica() => {
                     return Err(Rejection::NoFreeSlot {
-                        waited,
-                        container_concurrency: service.limits.container_concurrency,
+                        wait,
+                        container_concurrency: limits.container_concurrency,
                     });
                 }
-                Ok(Err(_)) | Err(_) => return Err(Rejection::NoReadyReplica { waited }),
+                Ok(Err(_)) | Err(_) => return Err(Rejection::NoReadyReplica { wait }),
             }
         }
     };
@@ -133,6 +141,7 @@ pub(crate) async fn forward<B: RequestBodyLike>(
     sink: &mut impl HeaderSink,
 ) -> Result<(Answer, Conn, Arc<Upstream>), Rejection> {
     let response_timeout = ticket.service().limits.response_timeout;
+    let deadline = ticket.started() + response_timeout;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -144,7 +153,7 @@ pub(crate) async fn forward<B: RequestBodyLike>(
             Err(error) => error.to_string(),
             Ok(mut conn) => {
                 let sent = conn.send(req, sink);
-                match tokio::time::timeout(response_timeout, sent).await {
+                match tokio::time::timeout_at(deadline, sent).await {
                     Ok(Ok(answer)) => return Ok((answer, conn, upstream)),
                     Err(_) => {
                         return Err(Rejection::ResponseTimeout {

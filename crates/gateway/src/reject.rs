@@ -30,6 +30,19 @@ impl Local {
     }
 }
 
+/// How long a request waited for a replica, and the limit that said so.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wait {
+    pub(crate) name: &'static str,
+    pub(crate) limit: Duration,
+}
+
+impl Wait {
+    pub(crate) fn new(name: &'static str, limit: Duration) -> Wait {
+        Wait { name, limit }
+    }
+}
+
 /// Why the gateway answered instead of a replica.
 #[derive(Debug)]
 pub(crate) enum Rejection {
@@ -48,10 +61,10 @@ pub(crate) enum Rejection {
         depth: u32,
     },
     NoReadyReplica {
-        waited: Duration,
+        wait: Wait,
     },
     NoFreeSlot {
-        waited: Duration,
+        wait: Wait,
         container_concurrency: u32,
     },
     Unreachable {
@@ -120,21 +133,23 @@ impl Rejection {
                     "service {service:?} is overloaded: its queue is full ({depth} requests waiting, queueDepth {depth})"
                 ),
             ),
-            Rejection::NoReadyReplica { waited } => (
+            Rejection::NoReadyReplica {
+                wait: Wait { name, limit },
+            } => (
                 StatusCode::GATEWAY_TIMEOUT,
                 false,
                 format!(
-                    "service {service:?} has no ready replica: none became ready within queueTimeout ({waited:?})"
+                    "service {service:?} has no ready replica: none became ready within {name} ({limit:?})"
                 ),
             ),
             Rejection::NoFreeSlot {
-                waited,
+                wait: Wait { name, limit },
                 container_concurrency,
             } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 true,
                 format!(
-                    "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within queueTimeout ({waited:?})"
+                    "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within {name} ({limit:?})"
                 ),
             ),
             Rejection::Unreachable { addr, failure } => (
@@ -155,7 +170,7 @@ impl Rejection {
                 StatusCode::GATEWAY_TIMEOUT,
                 false,
                 format!(
-                    "service {service:?}: replica {addr} sent no response headers within responseTimeout ({timeout:?})"
+                    "service {service:?}: replica {addr} sent no response headers within responseTimeout ({timeout:?}) of the request's arrival"
                 ),
             ),
         };

@@ -129,6 +129,11 @@ impl Ticket {
         &self.service
     }
 
+    /// When the request arrived: `responseTimeout` runs from here.
+    pub(crate) fn started(&self) -> tokio::time::Instant {
+        self.started
+    }
+
     /// Take the slot a waiter was handed.
     pub(crate) fn claim(&mut self, mut slot: Slot) -> Arc<Upstream> {
         slot.armed = false;

@@ -548,7 +548,9 @@ mod tests {
             ),
             (
                 Duration::from_secs(600),
-                Duration::from_secs(600),
+                // As in queue-proxy, the idle limit also runs from arrival: no response
+                // starts later than it.
+                Duration::from_secs(20),
                 Some(Duration::from_secs(20))
             )
         );

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use ebb_gateway::{GatewayConfig, REASON_HEADER, ServiceConfig};
+use http::Request;
+use http_body_util::BodyExt;
 
 use crate::support::*;
 
@@ -81,5 +84,81 @@ async fn no_free_slot_within_the_queue_timeout_is_503() {
         model.arrivals(),
         1,
         "the timed-out request never reached the replica"
+    );
+}
+
+/// Knative times a request from its arrival, not phase by phase: the wait for a slot counts
+/// towards `responseTimeout`.
+#[tokio::test]
+async fn response_timeout_runs_from_arrival_and_bounds_the_wait() {
+    let mut config = limited(10, PATIENCE);
+    config.services[0].response_timeout = Duration::from_millis(1000);
+    let gw = TestGateway::start(config).await;
+    let model = FakeModel::new("m").held().run().await;
+    gw.ready_replica("svc", model.addr);
+
+    let first = tokio::spawn(get_tagged(gw.addr, "1"));
+    eventually("request 1 at the replica", || model.arrivals() == 1).await;
+    let arrived = tokio::time::Instant::now();
+    let second = tokio::spawn(get_tagged(gw.addr, "2"));
+    eventually("request 2 queued", || gw.held() == 1).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Request 1 is answered; request 2 takes its slot with ~300 ms of its 1 s left.
+    model.release(1);
+    assert_eq!(within("request 1", first).await.unwrap().status, 200);
+    eventually("request 2 at the replica", || model.arrivals() == 2).await;
+
+    let late = within("request 2", second).await.unwrap();
+    let took = arrived.elapsed();
+    assert_eq!(late.status, 504, "{}", late.body);
+    assert_eq!(late.header(REASON_HEADER), "response-timeout");
+    assert!(
+        late.body
+            .contains("within responseTimeout (1s) of the request's arrival"),
+        "{}",
+        late.body
+    );
+    // Timed phase by phase it would take 1.7 s: 0.7 s queued, then 1 s at the replica.
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_millis(1500),
+        "request 2 answered after {took:?}"
+    );
+
+    // A stream holds its slot past responseTimeout, which only bounds its start; a request
+    // waiting for that slot is refused when responseTimeout, shorter than queueTimeout, ends
+    // its wait, and is told so.
+    let mut config = limited(10, PATIENCE);
+    config.services[0].response_timeout = Duration::from_millis(300);
+    let gw = TestGateway::start(config).await;
+    let model = FakeModel::new("m").streaming().run().await;
+    gw.ready_replica("svc", model.addr);
+    let req = Request::get("/")
+        .header("host", "svc.localhost")
+        .body(TestBody::empty())
+        .unwrap();
+    let stream = send(gw.addr, req).await;
+    assert_eq!(stream.status(), 200);
+    let chunks = model.chunks().await;
+    let refused = get_tagged(gw.addr, "queued").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header(REASON_HEADER), "no-free-slot");
+    assert!(
+        refused.body.contains("within responseTimeout (300ms)"),
+        "{}",
+        refused.body
+    );
+    chunks
+        .send(Bytes::from_static(b"data: late\n\n"))
+        .await
+        .unwrap();
+    drop(chunks);
+    let body = within("the stream", stream.into_body().collect())
+        .await
+        .unwrap();
+    assert_eq!(body.to_bytes(), "data: late\n\n");
+    assert_eq!(
+        model.arrivals(),
+        1,
+        "the refused request never reached the replica"
     );
 }
