@@ -9,6 +9,7 @@ use std::time::Duration;
 use ebb_core::FieldError;
 
 use crate::Manifest;
+use crate::kinds::kserve::DEFAULT_RESPONSE_START_TIMEOUT;
 
 /// Annotation for `timeoutSeconds` on an Autoscaler.
 pub const TIMEOUT_ANNOTATION: &str = "ebb.dev/timeout-seconds";
@@ -20,14 +21,15 @@ pub const IDLE_TIMEOUT_ANNOTATION: &str = "ebb.dev/idle-timeout-seconds";
 /// The timeouts a revision sets; `None` where it sets none (or 0, which Knative defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestTimeouts {
-    /// `timeoutSeconds` (KServe `timeout`): how long a request may wait for a replica and for
-    /// its response to start. `None`: Knative's default, 300 s.
+    /// `timeoutSeconds` (KServe `timeout`): how long, from its arrival, a request may wait
+    /// for a replica and for its response to start. `None`: Knative's default, 300 s.
     pub request: Option<Duration>,
-    /// `responseStartTimeoutSeconds`: how long a replica has to start its response, when it
-    /// is not `request`.
+    /// `responseStartTimeoutSeconds`: how long, from its arrival, a request's response may
+    /// take to start. `None`: `request` (KServe sets both from its `timeout`); for a Knative
+    /// Service that leaves it unset, the cluster default (300 s) where that is shorter.
     pub response_start: Option<Duration>,
-    /// `idleTimeoutSeconds`: how long a replica may send nothing once its response has
-    /// started. `None`: no limit.
+    /// `idleTimeoutSeconds`: how long a replica may send nothing, counted from the request's
+    /// arrival and then from each piece of its response. `None`: no limit.
     pub idle: Option<Duration>,
 }
 
@@ -41,9 +43,15 @@ impl RequestTimeouts {
             },
             Manifest::KnativeService(k) => {
                 let spec = &k.spec.template.spec;
+                let request = seconds(spec.timeout_seconds);
+                // Unset, it is the cluster's default (300 s), not `timeoutSeconds`; said only
+                // where that is the shorter, so where it changes anything.
+                let default_start = Duration::from_secs(DEFAULT_RESPONSE_START_TIMEOUT as u64);
                 RequestTimeouts {
-                    request: seconds(spec.timeout_seconds),
-                    response_start: seconds(spec.response_start_timeout_seconds),
+                    request,
+                    response_start: seconds(spec.response_start_timeout_seconds).or(request
+                        .filter(|t| *t > default_start)
+                        .map(|_| default_start)),
                     idle: seconds(spec.idle_timeout_seconds),
                 }
             }

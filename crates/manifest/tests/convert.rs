@@ -136,7 +136,9 @@ spec:
     );
 }
 
-/// A class-kpa revision keeps its request timeouts as annotations for `ebb gateway --kube`.
+/// A class-kpa revision keeps its request timeouts as annotations for `ebb gateway --kube`,
+/// with the cluster's 300 s response-start default said where it is shorter than
+/// `timeoutSeconds`.
 #[test]
 fn a_knative_services_timeouts_travel_as_annotations() {
     let text = r#"apiVersion: serving.knative.dev/v1
@@ -161,6 +163,7 @@ kind: Autoscaler
 metadata:
   annotations:
     ebb.dev/idle-timeout-seconds: "20"
+    ebb.dev/response-start-timeout-seconds: "300"
     ebb.dev/source: serving.knative.dev/v1 Service
     ebb.dev/timeout-seconds: "600"
   name: llm

@@ -200,7 +200,8 @@ pub struct RevisionSpec {
     /// Request timeout in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<i64>,
-    /// Seconds a replica has to start its response (defaults to the request timeout).
+    /// Seconds a replica has to start its response (default: `config-defaults`'
+    /// `revision-response-start-timeout-seconds`, 300, whatever `timeoutSeconds` is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_start_timeout_seconds: Option<i64>,
     /// Seconds a replica may send nothing once its response has started (0: no limit).
@@ -218,6 +219,8 @@ pub struct RevisionSpec {
 const MAX_CONTAINER_CONCURRENCY: i64 = 1000;
 /// Knative's default `max-revision-timeout-seconds`.
 const MAX_REVISION_TIMEOUT: i64 = 600;
+/// Knative's default `revision-response-start-timeout-seconds`.
+pub(crate) const DEFAULT_RESPONSE_START_TIMEOUT: i64 = 300;
 /// Ports Knative's queue-proxy uses.
 const RESERVED_PORTS: &[i64] = &[8012, 8013, 8022, 9090, 9091];
 
@@ -343,6 +346,21 @@ impl KnativeService {
                     format!("expected 0 <= {t} <= {MAX_REVISION_TIMEOUT}"),
                 ));
             }
+        }
+        if let Some(t) = spec.timeout_seconds
+            && t > DEFAULT_RESPONSE_START_TIMEOUT
+            && t <= MAX_REVISION_TIMEOUT
+            && spec.response_start_timeout_seconds.is_none_or(|s| s == 0)
+        {
+            issues.warning(
+                "spec.template.spec.timeoutSeconds",
+                format!(
+                    "a response must still start within {DEFAULT_RESPONSE_START_TIMEOUT}s: \
+                     responseStartTimeoutSeconds defaults to Knative's \
+                     revision-response-start-timeout-seconds ({DEFAULT_RESPONSE_START_TIMEOUT}), \
+                     not to timeoutSeconds; set responseStartTimeoutSeconds: {t} for a longer wait"
+                ),
+            );
         }
         if spec.containers.is_empty() {
             issues.field(FieldError::required(

@@ -548,6 +548,65 @@ spec:
     }
 
     #[test]
+    fn a_knative_services_response_start_defaults_to_the_clusters_not_to_its_timeout() {
+        let text = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: long}
+spec:
+  template:
+    metadata:
+      annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+    spec:
+      timeoutSeconds: 600
+      containers: [{image: llm:1}]
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: short}
+spec:
+  template:
+    metadata:
+      annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+    spec:
+      timeoutSeconds: 200
+      containers: [{image: llm:1}]
+---
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: predictor
+  annotations: {ebb.dev/command: 'ebb model-server --port {port}'}
+spec:
+  predictor:
+    timeout: 500
+    containers: [{name: kserve-container, image: iris:1}]
+";
+        let checked = check(&[Source::new("t.yaml", text)], Mode::Local);
+        let found: Vec<String> = checked.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("t.yaml:9:")
+                && found[0].contains("warning")
+                && found[0].contains("spec.template.spec.timeoutSeconds")
+                && found[0].contains("set responseStartTimeoutSeconds: 600"),
+            "{found:?}"
+        );
+        let starts: Vec<_> = workloads(&checked.objects)
+            .iter()
+            .map(|w| (w.name.clone(), w.timeouts.response_start))
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                ("long".to_string(), Some(Duration::from_secs(300))),
+                ("short".to_string(), None),
+                // KServe sets responseStartTimeoutSeconds from its `timeout`.
+                ("predictor".to_string(), None),
+            ]
+        );
+    }
+
+    #[test]
     fn a_response_start_timeout_beyond_the_maximum_is_placed_at_its_field() {
         let text = KNATIVE.replace(
             "responseStartTimeoutSeconds: 30",
