@@ -27,7 +27,9 @@
 //!   queue-proxy's, depth 10 × CC). The default depth is the activator's; `queueDepth` sets it.
 //! - A request held at zero that outlasts `queueTimeout` gets **504** (`x-ebb-reason:
 //!   no-ready-replica`), not Knative's 503: nothing is overloaded, a replica did not come up in
-//!   time. Overload (queue full, no free slot in time) is 503 with `Retry-After`.
+//!   time. Overload (queue full, no free slot within `queueTimeout`) is 503 with
+//!   `Retry-After`; a request whose shorter `responseTimeout`, counted from its arrival,
+//!   passes while it waits for a slot has itself timed out: 504, as Knative answers it.
 //! - Balancing is least in-flight of two random choices at every `containerConcurrency`
 //!   (Knative uses first-free for CC 1–3 and round robin above 3); the per-replica hard limit
 //!   is enforced the same way.

@@ -112,11 +112,11 @@ pub(crate) async fn admit(service: &Arc<Service>) -> Result<(Ticket, Arc<Upstrea
             let limits = &service.limits;
             // responseTimeout runs from arrival too: no use waiting past it.
             let wait = if limits.response_timeout < limits.queue_timeout {
-                Wait::new("responseTimeout", limits.response_timeout)
+                Wait::Response(limits.response_timeout)
             } else {
-                Wait::new("queueTimeout", limits.queue_timeout)
+                Wait::Queue(limits.queue_timeout)
             };
-            match tokio::time::timeout(wait.limit, slot).await {
+            match tokio::time::timeout(wait.limit(), slot).await {
                 Ok(Ok(slot)) => ticket.claim(slot),
                 // A waiter is only dropped from the queue once its receiver is gone.
                 Ok(Err(_)) | Err(_) if service.has_ready_replica() => {

@@ -30,16 +30,28 @@ impl Local {
     }
 }
 
-/// How long a request waited for a replica, and the limit that said so.
+/// The limit that ends a request's wait for a replica: the shorter of the two.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Wait {
-    pub(crate) name: &'static str,
-    pub(crate) limit: Duration,
+pub(crate) enum Wait {
+    /// `queueTimeout`: the service is overloaded; worth trying again later (503).
+    Queue(Duration),
+    /// `responseTimeout`, which runs from the request's arrival: the request itself timed
+    /// out (504, as Knative's timeout handler answers a request still queued).
+    Response(Duration),
 }
 
 impl Wait {
-    pub(crate) fn new(name: &'static str, limit: Duration) -> Wait {
-        Wait { name, limit }
+    pub(crate) fn limit(self) -> Duration {
+        match self {
+            Wait::Queue(limit) | Wait::Response(limit) => limit,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Wait::Queue(_) => "queueTimeout",
+            Wait::Response(_) => "responseTimeout",
+        }
     }
 }
 
@@ -133,25 +145,34 @@ impl Rejection {
                     "service {service:?} is overloaded: its queue is full ({depth} requests waiting, queueDepth {depth})"
                 ),
             ),
-            Rejection::NoReadyReplica {
-                wait: Wait { name, limit },
-            } => (
+            Rejection::NoReadyReplica { wait } => (
                 StatusCode::GATEWAY_TIMEOUT,
                 false,
                 format!(
-                    "service {service:?} has no ready replica: none became ready within {name} ({limit:?})"
+                    "service {service:?} has no ready replica: none became ready within {} ({:?})",
+                    wait.name(),
+                    wait.limit()
                 ),
             ),
             Rejection::NoFreeSlot {
-                wait: Wait { name, limit },
+                wait,
                 container_concurrency,
-            } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                true,
-                format!(
-                    "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within {name} ({limit:?})"
-                ),
-            ),
+            } => {
+                let overloaded = matches!(wait, Wait::Queue(_));
+                (
+                    if overloaded {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::GATEWAY_TIMEOUT
+                    },
+                    overloaded,
+                    format!(
+                        "service {service:?} is overloaded: every ready replica is at containerConcurrency {container_concurrency} and no slot freed within {} ({:?})",
+                        wait.name(),
+                        wait.limit()
+                    ),
+                )
+            }
             Rejection::Unreachable { addr, failure } => (
                 StatusCode::BAD_GATEWAY,
                 false,

@@ -125,8 +125,8 @@ async fn response_timeout_runs_from_arrival_and_bounds_the_wait() {
     );
 
     // A stream holds its slot past responseTimeout, which only bounds its start; a request
-    // waiting for that slot is refused when responseTimeout, shorter than queueTimeout, ends
-    // its wait, and is told so.
+    // waiting for that slot times out when responseTimeout, shorter than queueTimeout, ends
+    // its wait: 504, not the overload's 503, and is told so.
     let mut config = limited(10, PATIENCE);
     config.services[0].response_timeout = Duration::from_millis(300);
     let gw = TestGateway::start(config).await;
@@ -140,8 +140,9 @@ async fn response_timeout_runs_from_arrival_and_bounds_the_wait() {
     assert_eq!(stream.status(), 200);
     let chunks = model.chunks().await;
     let refused = get_tagged(gw.addr, "queued").await;
-    assert_eq!(refused.status, 503);
+    assert_eq!(refused.status, 504);
     assert_eq!(refused.header(REASON_HEADER), "no-free-slot");
+    assert!(refused.headers.get("retry-after").is_none());
     assert!(
         refused.body.contains("within responseTimeout (300ms)"),
         "{}",
