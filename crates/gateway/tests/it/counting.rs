@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use ebb_gateway::{GatewayConfig, ServiceConfig};
 use futures::future::join_all;
-use http::Request;
 use http_body_util::BodyExt;
 
 use crate::support::*;
@@ -110,10 +109,7 @@ async fn a_request_counts_until_its_body_ends_not_its_headers() {
     let gw = TestGateway::start(svc()).await;
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
-    let req = Request::get("/")
-        .header("host", "svc.localhost")
-        .body(TestBody::empty())
-        .unwrap();
+    let req = get_svc("/");
     let response = send(gw.addr, req).await;
     let chunks = model.chunks().await;
     assert_eq!(response.status().as_u16(), 200);

@@ -200,10 +200,7 @@ async fn a_replica_dying_during_its_response_ends_the_response_with_an_error() {
         for how in [Hangup::Fin, Hangup::Reset] {
             let gw = TestGateway::start(svc()).await;
             gw.ready_replica("svc", dies(death, how).await);
-            let req = http::Request::get("/")
-                .header("host", "svc.localhost")
-                .body(TestBody::empty())
-                .unwrap();
+            let req = get_svc("/");
             let mut client = connect(gw.addr).await;
             // The gateway passed the replica's head on: it cannot answer 502 any more, it can
             // only cut the response short (before its head left, or in its body).

@@ -118,10 +118,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<String> {
 }
 
 fn get_req() -> Request<TestBody> {
-    Request::get("/")
-        .header("host", "svc.localhost")
-        .body(TestBody::empty())
-        .unwrap()
+    get_svc("/")
 }
 
 const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\

@@ -118,10 +118,7 @@ async fn a_keep_alive_client_gets_the_header_read_timeout_anew_after_each_reques
     // deadline the connection started with.
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let req = Request::get("/")
-            .header("host", "svc.localhost")
-            .body(TestBody::empty())
-            .unwrap();
+        let req = get_svc("/");
         let sent = within("a reply", sender.send_request(req)).await;
         let reply = read(sent.expect("the connection is still open")).await;
         assert_eq!(reply.status.as_u16(), 200);
@@ -214,10 +211,7 @@ async fn connections_beyond_the_limit_wait_for_a_free_one() {
     let third = tokio::spawn(get(gw.addr, "svc.localhost", "/"));
     // Both open connections still work.
     for sender in [&mut first, &mut second] {
-        let req = Request::get("/")
-            .header("host", "svc.localhost")
-            .body(TestBody::empty())
-            .unwrap();
+        let req = get_svc("/");
         let reply = read(within("reply", sender.send_request(req)).await.unwrap()).await;
         assert_eq!(reply.status.as_u16(), 200);
     }

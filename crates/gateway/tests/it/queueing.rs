@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ebb_gateway::{GatewayConfig, REASON_HEADER, ServiceConfig};
-use http::Request;
 use http_body_util::BodyExt;
 
 use crate::support::*;
@@ -132,10 +131,7 @@ async fn response_timeout_runs_from_arrival_and_bounds_the_wait() {
     let gw = TestGateway::start(config).await;
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
-    let req = Request::get("/")
-        .header("host", "svc.localhost")
-        .body(TestBody::empty())
-        .unwrap();
+    let req = get_svc("/");
     let stream = send(gw.addr, req).await;
     assert_eq!(stream.status(), 200);
     let chunks = model.chunks().await;

@@ -23,10 +23,7 @@ async fn server_sent_events_arrive_chunk_by_chunk() {
     let gw = TestGateway::start(svc(0)).await;
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
-    let req = Request::get("/v1/chat")
-        .header("host", "svc.localhost")
-        .body(TestBody::empty())
-        .unwrap();
+    let req = get_svc("/v1/chat");
     let response = send(gw.addr, req).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let chunks = model.chunks().await;
@@ -97,10 +94,7 @@ async fn a_client_that_disconnects_mid_stream_releases_its_slot() {
     let gw = TestGateway::start(svc(0)).await;
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
-    let req = Request::get("/")
-        .header("host", "svc.localhost")
-        .body(TestBody::empty())
-        .unwrap();
+    let req = get_svc("/");
     let mut sender = connect(gw.addr).await;
     let response = within("headers", sender.send_request(req)).await.unwrap();
     let chunks = model.chunks().await;

@@ -400,6 +400,14 @@ pub(crate) async fn send_h2(addr: SocketAddr, req: Request<TestBody>) -> Respons
         .expect("response")
 }
 
+/// A GET of `path` from service `svc` (Host `svc.localhost`), not yet sent.
+pub(crate) fn get_svc(path: &str) -> Request<TestBody> {
+    Request::get(path)
+        .header("host", "svc.localhost")
+        .body(TestBody::empty())
+        .unwrap()
+}
+
 /// A GET with this Host and path, read to the end.
 pub(crate) async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
     let req = Request::get(path)
