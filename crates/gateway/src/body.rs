@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
+use crate::Answers;
 use crate::deadline::Stall;
 use crate::h1::body::BodyState;
 use crate::h1::head::Framing;
@@ -320,7 +321,18 @@ impl Body for ProxiedBody {
                             timeout: stall.timeout(),
                         };
                         tracing::warn!(replica = %done.upstream.addr, "{stalled}");
-                        done.ticket.service().metrics.responses_cut.inc();
+                        let service = done.ticket.service();
+                        service.metrics.responses_cut.inc();
+                        // Knative's ending, where a declared length does not forbid it: the
+                        // message as the last data, then the end of the body.
+                        if service.limits.answers == Answers::Knative
+                            && !matches!(this.state, BodyState::Length(_))
+                        {
+                            this.keep_alive = false;
+                            this.finish();
+                            let message = Bytes::from(format!("{stalled}\n"));
+                            return Poll::Ready(Some(Ok(Frame::data(message))));
+                        }
                         return this.fail(stalled.into());
                     }
                     return Poll::Pending;

@@ -23,11 +23,11 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::Shared;
 use crate::body::{BodyTooLarge, BoxError, ClientBodyFailed, ReadTimeout, ReplicaStalled};
 use crate::buffer::{Out, ReadBuf};
 use crate::deadline::{Stall, poll_passed};
 use crate::h1::body::BodyState;
+use crate::h1::chunked::{LAST_CHUNK, chunk_header};
 use crate::h1::head::{
     Framing, HeadError, HeaderSink, RequestHead, parse_request, write_decimal, write_header,
 };
@@ -36,6 +36,7 @@ use crate::reject::{Local, REASON_HEADER, Rejection};
 use crate::service::Service;
 use crate::sock::{poll_fill, poll_write_all};
 use crate::upstream::{Answer, Conn, MAX_READ, Outgoing, Upstream};
+use crate::{Answers, Shared};
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// How long, and how many bytes, a closing connection's unread request is drained.
@@ -218,7 +219,7 @@ async fn exchange(
         Ok(keep_alive) => keep_alive,
         Err((rejection, body_read)) => {
             service.metrics.rejected(rejection.label());
-            let local = rejection.into_local(&service.name);
+            let local = rejection.into_local(&service.name, service.limits.answers);
             service.metrics.answered(local.status.as_u16());
             let keep_alive = head.keep_alive && body_read;
             write_local(client, &local, head.is_head, keep_alive).await && keep_alive
@@ -378,38 +379,79 @@ async fn respond(
         // More from the replica, unless the client leaves first or the replica stalls.
         let read = poll_fn(|cx| {
             if let Poll::Ready(read) = conn.poll_fill(cx) {
-                return Poll::Ready(Some(read));
+                return Poll::Ready(Waited::Read(read));
             }
             if let Some(stall) = &mut stall
                 && stall.poll_waited_out(cx).is_ready()
             {
                 let timeout = stall.timeout();
-                let stalled = ReplicaStalled { timeout };
-                tracing::warn!(replica = %upstream.addr, "{stalled}");
-                service.metrics.responses_cut.inc();
-                return Poll::Ready(None);
+                return Poll::Ready(Waited::Stalled(ReplicaStalled { timeout }));
             }
-            client.poll_gone(cx).map(|()| None)
+            client.poll_gone(cx).map(|()| Waited::ClientGone)
         })
         .await;
         match read {
-            Some(Ok(0)) => {
+            Waited::Read(Ok(0)) => {
                 // The replica closed: the end of a close-delimited body, else a cut one.
                 let _ = state.end_of_stream();
                 return false;
             }
-            Some(Ok(_)) => {
+            Waited::Read(Ok(_)) => {
                 if let Some(stall) = &mut stall {
                     stall.progressed();
                 }
             }
-            Some(Err(_)) | None => return false,
+            Waited::Stalled(stalled) => {
+                tracing::warn!(replica = %upstream.addr, "{stalled}");
+                service.metrics.responses_cut.inc();
+                if service.limits.answers == Answers::Knative {
+                    end_with_message(client, &state, raw, &stalled).await;
+                }
+                return false;
+            }
+            Waited::Read(Err(_)) | Waited::ClientGone => return false,
         }
     }
     if answer.keep_alive {
         upstream.checkin(conn);
     }
     keep_alive
+}
+
+/// What ended a wait for more of a replica's response.
+enum Waited {
+    Read(io::Result<usize>),
+    Stalled(ReplicaStalled),
+    ClientGone,
+}
+
+/// Knative's ending of a response cut at `responseIdleTimeout`: `stalled` as the last data,
+/// and the body ended as if complete, where the client's framing allows it (the caller then
+/// closes the connection). A body of declared length, or a chunked one cut mid-chunk, cannot
+/// take more data and is left cut.
+async fn end_with_message(
+    client: &mut Client,
+    state: &BodyState,
+    raw: bool,
+    stalled: &ReplicaStalled,
+) {
+    let message = format!("{stalled}\n");
+    let mut out = Vec::with_capacity(message.len() + 16);
+    match state {
+        BodyState::Chunked(decoder) if raw => {
+            if !decoder.between_chunks() {
+                return;
+            }
+            chunk_header(message.len(), &mut out);
+            out.extend_from_slice(message.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(LAST_CHUNK);
+        }
+        // Delimited by closing the connection, which the caller does next.
+        BodyState::Chunked(_) | BodyState::UntilClose => out.extend_from_slice(message.as_bytes()),
+        BodyState::Length(_) | BodyState::Done => return,
+    }
+    let _ = client.write(&[&out]).await;
 }
 
 /// Write an answer of the gateway's own; `false` if the client could not be written to.

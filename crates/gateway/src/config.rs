@@ -70,6 +70,23 @@ pub struct ServiceConfig {
     pub response_idle_timeout: Option<Duration>,
     /// Largest request body accepted; larger ones get 413.
     pub max_request_body_bytes: u64,
+    /// Whose answer the gateway gives where ebb deliberately differs from Knative.
+    pub answers: Answers,
+}
+
+/// Where ebb's gateway deliberately answers otherwise than Knative, whose answer it gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Answers {
+    /// ebb's: a request held at zero past its wait gets 504 (nothing is overloaded: no
+    /// replica came up in time), and a response cut at `responseIdleTimeout` ends abnormally,
+    /// so its client can tell it is incomplete.
+    #[default]
+    Ebb,
+    /// Knative's: 503 for a request held at zero past its wait, as the activator answers; a
+    /// response cut at `responseIdleTimeout` gets the gateway's message as its last data and
+    /// ends as if complete where its framing allows (chunked between chunks, HTTP/2,
+    /// close-delimited), as queue-proxy ends it.
+    Knative,
 }
 
 impl ServiceConfig {
@@ -86,6 +103,7 @@ impl ServiceConfig {
             response_timeout: DEFAULT_TIMEOUT,
             response_idle_timeout: None,
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+            answers: Answers::Ebb,
         }
     }
 }

@@ -27,9 +27,10 @@
 //!   queue-proxy's, depth 10 × CC). The default depth is the activator's; `queueDepth` sets it.
 //! - A request held at zero that outlasts `queueTimeout` gets **504** (`x-ebb-reason:
 //!   no-ready-replica`), not Knative's 503: nothing is overloaded, a replica did not come up in
-//!   time. Overload (queue full, no free slot within `queueTimeout`) is 503 with
-//!   `Retry-After`; a request whose shorter `responseTimeout`, counted from its arrival,
-//!   passes while it waits for a slot has itself timed out: 504, as Knative answers it.
+//!   time (`Answers::Knative` gives the 503). Overload (queue full, no free slot within
+//!   `queueTimeout`) is 503 with `Retry-After`; a request whose shorter `responseTimeout`,
+//!   counted from its arrival, passes while it waits for a slot has itself timed out: 504,
+//!   as Knative answers it.
 //! - Balancing is least in-flight of two random choices at every `containerConcurrency`
 //!   (Knative uses first-free for CC 1–3 and round robin above 3); the per-replica hard limit
 //!   is enforced the same way.
@@ -42,7 +43,7 @@
 //! - A response cut off at `responseIdleTimeout` ends abnormally (an HTTP/1.1 body short of
 //!   its length or last chunk, an HTTP/2 stream reset). Knative's queue-proxy writes its
 //!   timeout message into the body and ends it as if complete, which a client cannot tell
-//!   from a whole response.
+//!   from a whole response; `Answers::Knative` ends it that way where the framing allows.
 //! - Service concurrency counts requests from admission to the end of the response body,
 //!   waiting ones included — what Knative gets by adding the activator's and queue-proxy's
 //!   reports (kpa.md §5.3, §11.21).
@@ -121,7 +122,7 @@ use tokio::net::{TcpListener, TcpSocket};
 
 pub use body::{ProxiedBody, ResponseBody};
 pub use config::{
-    ConfigError, DEFAULT_DOMAIN, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUEUE_DEPTH,
+    Answers, ConfigError, DEFAULT_DOMAIN, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUEUE_DEPTH,
     DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig, validate,
 };
 pub use observe::{Observations, ReplicaObservation, ServiceObservation};
@@ -238,6 +239,7 @@ impl Gateway {
                     response_idle_timeout: service.response_idle_timeout,
                     max_request_body_bytes: service.max_request_body_bytes,
                     body_read_timeout: config.limits.body_read_timeout,
+                    answers: service.answers,
                 };
                 let service_metrics = metrics.service(name);
                 Arc::new(Service::new(

@@ -54,7 +54,7 @@ pub(crate) async fn handle(gateway: &Shared, req: Request<Incoming>) -> Response
         Ok(response) => response,
         Err(rejection) => {
             service.metrics.rejected(rejection.label());
-            local(rejection.into_local(&service.name))
+            local(rejection.into_local(&service.name, service.limits.answers))
         }
     };
     service.metrics.answered(response.status().as_u16());

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use crate::config::Answers;
 use crate::upstream::Upstream;
 
 /// Header naming why the gateway answered a request itself.
@@ -116,7 +117,8 @@ impl Rejection {
         }
     }
 
-    pub(crate) fn into_local(self, service: &str) -> Local {
+    /// The answer to the client of `service`, whose answers follow `answers`.
+    pub(crate) fn into_local(self, service: &str, answers: Answers) -> Local {
         let label = self.label();
         let (status, retry_after, message) = match self {
             Rejection::BodyTooLarge { limit } => (
@@ -146,7 +148,10 @@ impl Rejection {
                 ),
             ),
             Rejection::NoReadyReplica { wait } => (
-                StatusCode::GATEWAY_TIMEOUT,
+                match answers {
+                    Answers::Ebb => StatusCode::GATEWAY_TIMEOUT,
+                    Answers::Knative => StatusCode::SERVICE_UNAVAILABLE,
+                },
                 false,
                 format!(
                     "service {service:?} has no ready replica: none became ready within {} ({:?})",

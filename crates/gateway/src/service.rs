@@ -13,6 +13,7 @@ use std::time::Duration;
 use ebb_core::Instant;
 use tokio::sync::oneshot;
 
+use crate::Answers;
 use crate::balance::{self, Rng};
 use crate::metrics::{ReplicaMetrics, ServiceMetrics};
 use crate::observe::{ReplicaObservation, ServiceObservation};
@@ -55,6 +56,7 @@ pub(crate) struct ServiceLimits {
     pub(crate) max_request_body_bytes: u64,
     /// The gateway's `limits.bodyReadTimeout`, here for the request path.
     pub(crate) body_read_timeout: Duration,
+    pub(crate) answers: Answers,
 }
 
 /// Shared by every request for the service and by the control handle.

@@ -30,6 +30,7 @@ impl Fixture {
             response_idle_timeout: None,
             max_request_body_bytes: 1024,
             body_read_timeout: Duration::from_secs(1),
+            answers: crate::Answers::Ebb,
         };
         let service = Arc::new(Service::new(
             0,

@@ -105,6 +105,12 @@ impl ChunkedDecoder {
         })
     }
 
+    /// Whether the next byte would start a chunk's size line: a chunk written here keeps the
+    /// body well formed.
+    pub(crate) fn between_chunks(&self) -> bool {
+        self.state == State::Size { digits: 0 }
+    }
+
     /// Bytes of `input` that belong to the body (raw, framing included), and how many of them
     /// are chunk data; stops at the end of the body.
     pub(crate) fn skim(&mut self, input: &[u8]) -> Result<(usize, u64), ChunkError> {
@@ -211,6 +217,20 @@ mod tests {
         let mut decoder = ChunkedDecoder::default();
         assert_eq!(decoder.skim(b"3\r\nab").unwrap(), (5, 2));
         assert!(!decoder.is_done());
+    }
+
+    #[test]
+    fn between_chunks_only_where_a_new_chunk_may_start() {
+        let mut decoder = ChunkedDecoder::default();
+        assert!(decoder.between_chunks(), "at the start");
+        let mut seen = Vec::new();
+        for &byte in b"3\r\nabc\r\n2\r\nde\r\n" {
+            decoder.skim(&[byte]).unwrap();
+            seen.push(decoder.between_chunks());
+        }
+        // Only after each chunk's closing CR LF.
+        let at: Vec<usize> = (0..seen.len()).filter(|&i| seen[i]).collect();
+        assert_eq!(at, [7, 14]);
     }
 
     #[test]

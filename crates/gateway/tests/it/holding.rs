@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ebb_gateway::{GatewayConfig, REASON_HEADER, ServiceConfig};
+use ebb_gateway::{Answers, GatewayConfig, REASON_HEADER, ServiceConfig};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::*;
@@ -55,6 +55,17 @@ async fn a_hold_that_outlasts_the_queue_timeout_is_504() {
     assert_eq!(reply.header(REASON_HEADER), "no-ready-replica");
     assert!(reply.body.contains("no ready replica"), "{}", reply.body);
     assert_eq!((gw.held(), gw.in_flight()), (0, 0));
+}
+
+#[tokio::test]
+async fn with_knatives_answers_a_hold_that_outlasts_its_wait_is_503() {
+    let mut config = at_zero(100, Duration::from_millis(200));
+    config.services[0].answers = Answers::Knative;
+    let gw = TestGateway::start(config).await;
+    let reply = get(gw.addr, "svc.localhost", "/").await;
+    assert_eq!(reply.status.as_u16(), 503, "the activator's answer");
+    assert_eq!(reply.header(REASON_HEADER), "no-ready-replica");
+    assert!(reply.body.contains("no ready replica"), "{}", reply.body);
 }
 
 #[tokio::test]

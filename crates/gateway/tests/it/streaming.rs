@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use ebb_gateway::{GatewayConfig, ServiceConfig};
+use ebb_gateway::{Answers, GatewayConfig, ServiceConfig};
 use http::Request;
 use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
@@ -173,6 +173,46 @@ async fn a_replica_that_stalls_mid_stream_is_cut_off_at_the_idle_timeout() {
             "http2 {http2}: a cut stream is an error, not a clean end: {end:?}"
         );
         assert!(stalled.elapsed() >= timeout - Duration::from_millis(50));
+        eventually("the slot to be free", || gw.in_flight() == 0).await;
+        drop(chunks);
+    }
+    assert_eq!(
+        gw.sample("ebb_gateway_responses_cut_total{service=\"svc\"}"),
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn with_knatives_answers_a_stalled_stream_ends_with_the_message() {
+    // queue-proxy's ending: the message as the last data, and a body that ends cleanly.
+    let timeout = Duration::from_millis(300);
+    let mut config = with_idle_timeout(timeout);
+    config.services[0].answers = Answers::Knative;
+    let gw = TestGateway::start(config).await;
+    let model = FakeModel::new("m").streaming().run().await;
+    gw.ready_replica("svc", model.addr);
+    for http2 in [false, true] {
+        let req = Request::get("http://svc.localhost/v1/chat")
+            .body(TestBody::empty())
+            .unwrap();
+        let response = if http2 {
+            send_h2(gw.addr, req).await
+        } else {
+            send(gw.addr, req).await
+        };
+        let chunks = model.chunks().await;
+        let mut body = response.into_body();
+        feed(&chunks, &mut body, 2, Duration::from_millis(50)).await;
+        let stalled = tokio::time::Instant::now();
+        let rest = within("the cut", body.collect())
+            .await
+            .unwrap_or_else(|e| panic!("http2 {http2}: the body ends cleanly, got {e}"));
+        assert!(stalled.elapsed() >= timeout - Duration::from_millis(50));
+        let rest = String::from_utf8(rest.to_bytes().to_vec()).unwrap();
+        assert!(
+            rest.contains("sent nothing for 300ms (responseIdleTimeout)"),
+            "http2 {http2}: {rest:?}"
+        );
         eventually("the slot to be free", || gw.in_flight() == 0).await;
         drop(chunks);
     }
