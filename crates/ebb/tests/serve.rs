@@ -700,3 +700,25 @@ fn the_predictors_timeout_and_the_body_read_flag_bound_a_request() {
     assert!(answer.contains("bodyReadTimeout (500ms)"), "{answer}");
     serve.stop();
 }
+
+#[test]
+fn the_answers_flag_gives_knatives_503_to_a_request_held_past_its_wait() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A replica that takes 5 s to load and a 1 s request timeout: the request is held, and
+    // gets the activator's 503 instead of ebb's 504 when it runs out.
+    let manifest = isvc("cold", 0, 1, 10, "0s")
+        .replace("--cost-per-text 0s", "--cost-per-text 0s --load-seconds 5")
+        .replace("  predictor:\n", "  predictor:\n    timeout: 1\n");
+    let serve = Serve::start(&manifest, &["--gateway-answers", "knative"]);
+    let started = std::time::Instant::now();
+    let (status, body) = serve.predict("cold.default.example.com", "cold");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no ready replica"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered at the 1 s wait"
+    );
+    serve.stop();
+}

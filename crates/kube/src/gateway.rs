@@ -26,7 +26,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use ebb_gateway::{Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation};
+use ebb_gateway::{Answers, Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation};
 use ebb_manifest::kinds::autoscaler::AutoscalerClass;
 use ebb_manifest::timeouts::RequestTimeouts;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -117,7 +117,7 @@ pub fn routes(autoscalers: &[Autoscaler]) -> Result<Vec<Route>> {
 }
 
 /// The gateway's configuration for `routes`.
-pub fn gateway_config(routes: &[Route], domain: &str) -> GatewayConfig {
+pub fn gateway_config(routes: &[Route], options: &Options) -> GatewayConfig {
     let mut config = GatewayConfig::new(
         routes
             .iter()
@@ -127,11 +127,12 @@ pub fn gateway_config(routes: &[Route], domain: &str) -> GatewayConfig {
                 s.container_concurrency = r.container_concurrency;
                 let t = r.timeouts;
                 s.apply_knative_timeouts(t.request, t.response_start, t.idle);
+                s.answers = options.answers;
                 s
             })
             .collect(),
     );
-    config.domain = domain.to_string();
+    config.domain = options.domain.clone();
     config
 }
 
@@ -244,6 +245,8 @@ pub struct Options {
     /// Threads serving requests, each with its own runtime and listener
     /// ([`Gateway::serve_on_threads`], as `ebb serve` runs it).
     pub threads: usize,
+    /// Every service's answers where ebb differs from Knative.
+    pub answers: Answers,
 }
 
 struct StatsState {
@@ -272,9 +275,8 @@ pub async fn run(
     };
     let routes = routes(&list(autoscalers.clone()).await?)?;
     let mut registry = Registry::default();
-    let (gateway, mut wakeups) =
-        Gateway::new(gateway_config(&routes, &options.domain), &mut registry)
-            .map_err(|e| Error::Api(e.to_string()))?;
+    let (gateway, mut wakeups) = Gateway::new(gateway_config(&routes, &options), &mut registry)
+        .map_err(|e| Error::Api(e.to_string()))?;
     tracing::info!(routes = ?routes.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect::<Vec<_>>(), "Serving.");
 
     // The request path runs on its own threads, away from this runtime's API calls.
@@ -539,7 +541,18 @@ mod tests {
                 },
             }]
         );
-        let service = &gateway_config(&r, "example.com").services[0];
+        let options = Options {
+            namespace: None,
+            domain: "example.com".into(),
+            threads: 1,
+            answers: Answers::Knative,
+        };
+        let service = &gateway_config(&r, &options).services[0];
+        assert_eq!(
+            service.answers,
+            Answers::Knative,
+            "--answers reaches every service"
+        );
         assert_eq!(
             (
                 service.queue_timeout,

@@ -47,6 +47,9 @@ pub(crate) struct Args {
     /// Threads serving requests, each with its own listener (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Whose answers the gateway gives where ebb deliberately differs from Knative.
+    #[arg(long, value_enum, default_value = "ebb")]
+    answers: super::Answers,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -71,6 +74,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             namespace: args.namespace.clone(),
             domain: args.domain.clone(),
             threads: super::threads_or_one_per_core(args.threads),
+            answers: args.answers.into(),
         };
         loop {
             let stats = tokio::net::TcpListener::bind(args.stats)

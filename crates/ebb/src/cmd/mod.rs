@@ -29,13 +29,33 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// 1 for user errors anywhere in the chain, 2 for everything else.
 /// The threads asked for on the command line, else one per core this process may use (the
 /// cgroup's CPU quota counts).
 pub(crate) fn threads_or_one_per_core(asked: Option<usize>) -> usize {
     asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
+/// Whose answers the gateway gives where ebb deliberately differs from Knative.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum Answers {
+    /// 504 for a request held at zero past its wait; a stream cut at the idle timeout ends
+    /// abnormally, so the client can tell.
+    Ebb,
+    /// 503 for a request held at zero past its wait (the activator's); a stream cut at the
+    /// idle timeout gets the gateway's message and ends as if complete (queue-proxy's).
+    Knative,
+}
+
+impl From<Answers> for ebb_gateway::Answers {
+    fn from(answers: Answers) -> Self {
+        match answers {
+            Answers::Ebb => ebb_gateway::Answers::Ebb,
+            Answers::Knative => ebb_gateway::Answers::Knative,
+        }
+    }
+}
+
+/// 1 for user errors anywhere in the chain, 2 for everything else.
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<UserError>()) {
         1

@@ -67,6 +67,9 @@ pub(crate) struct Args {
     /// longer than the request timeout (300s) leaves a stalled upload to that timeout and its 504.
     #[arg(long, default_value = "60s", value_parser = positive_duration)]
     gateway_body_read_timeout: Duration,
+    /// Whose answers the gateway gives where ebb deliberately differs from Knative.
+    #[arg(long, value_enum, default_value = "ebb")]
+    gateway_answers: super::Answers,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -112,6 +115,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         kpa_immediate_panic: args.kpa_immediate_panic,
         gateway_threads: super::threads_or_one_per_core(args.gateway_threads),
         body_read_timeout: args.gateway_body_read_timeout,
+        answers: args.gateway_answers.into(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

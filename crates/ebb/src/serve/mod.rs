@@ -53,6 +53,8 @@ pub(crate) struct ServeConfig {
     pub(crate) gateway_threads: usize,
     /// The gateway's `limits.bodyReadTimeout`.
     pub(crate) body_read_timeout: Duration,
+    /// Every service's answers where ebb differs from Knative.
+    pub(crate) answers: ebb_gateway::Answers,
     /// ebb extension: tick a KPA at once when the requests in flight alone mean panic.
     pub(crate) kpa_immediate_panic: bool,
 }
@@ -108,6 +110,9 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
             .collect();
         services.sort_by(|a, b| a.name.cmp(&b.name));
         services.dedup_by(|a, b| a.name == b.name);
+        for service in &mut services {
+            service.answers = config.answers;
+        }
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         let label = ports
             .iter()
