@@ -146,6 +146,24 @@ async fn feed(
     }
 }
 
+/// A streamed response from `model` through `gw`, over h2c or HTTP/1.1: the sender of the
+/// replica's chunks and the body as the client reads it.
+async fn open_stream(
+    gw: &TestGateway,
+    model: &RunningModel,
+    http2: bool,
+) -> (mpsc::Sender<Bytes>, hyper::body::Incoming) {
+    let req = Request::get("http://svc.localhost/v1/chat")
+        .body(TestBody::empty())
+        .unwrap();
+    let response = if http2 {
+        send_h2(gw.addr, req).await
+    } else {
+        send(gw.addr, req).await
+    };
+    (model.chunks().await, response.into_body())
+}
+
 #[tokio::test]
 async fn a_replica_that_stalls_mid_stream_is_cut_off_at_the_idle_timeout() {
     let timeout = Duration::from_millis(300);
@@ -153,16 +171,7 @@ async fn a_replica_that_stalls_mid_stream_is_cut_off_at_the_idle_timeout() {
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
     for http2 in [false, true] {
-        let req = Request::get("http://svc.localhost/v1/chat")
-            .body(TestBody::empty())
-            .unwrap();
-        let response = if http2 {
-            send_h2(gw.addr, req).await
-        } else {
-            send(gw.addr, req).await
-        };
-        let chunks = model.chunks().await;
-        let mut body = response.into_body();
+        let (chunks, mut body) = open_stream(&gw, &model, http2).await;
         // Slower than the timeout in all, never a gap as long.
         feed(&chunks, &mut body, 4, Duration::from_millis(150)).await;
         // Then nothing, with the replica's stream still open.
@@ -192,16 +201,7 @@ async fn with_knatives_answers_a_stalled_stream_ends_with_the_message() {
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
     for http2 in [false, true] {
-        let req = Request::get("http://svc.localhost/v1/chat")
-            .body(TestBody::empty())
-            .unwrap();
-        let response = if http2 {
-            send_h2(gw.addr, req).await
-        } else {
-            send(gw.addr, req).await
-        };
-        let chunks = model.chunks().await;
-        let mut body = response.into_body();
+        let (chunks, mut body) = open_stream(&gw, &model, http2).await;
         feed(&chunks, &mut body, 2, Duration::from_millis(50)).await;
         let stalled = tokio::time::Instant::now();
         let rest = within("the cut", body.collect())
