@@ -31,6 +31,8 @@ pub struct GatewayConfig {
     pub services: Vec<ServiceConfig>,
     /// Limits that keep a slow or hostile client from exhausting the gateway.
     pub limits: Limits,
+    /// Whose answers the gateway gives where ebb deliberately differs from Knative.
+    pub answers: Answers,
 }
 
 impl GatewayConfig {
@@ -40,6 +42,7 @@ impl GatewayConfig {
             domain: DEFAULT_DOMAIN.to_string(),
             services,
             limits: Limits::default(),
+            answers: Answers::default(),
         }
     }
 }
@@ -70,8 +73,6 @@ pub struct ServiceConfig {
     pub response_idle_timeout: Option<Duration>,
     /// Largest request body accepted; larger ones get 413.
     pub max_request_body_bytes: u64,
-    /// Whose answer the gateway gives where ebb deliberately differs from Knative.
-    pub answers: Answers,
 }
 
 /// Where ebb's gateway deliberately answers otherwise than Knative, whose answer it gives.
@@ -103,7 +104,6 @@ impl ServiceConfig {
             response_timeout: DEFAULT_TIMEOUT,
             response_idle_timeout: None,
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
-            answers: Answers::Ebb,
         }
     }
 }

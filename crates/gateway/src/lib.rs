@@ -239,7 +239,7 @@ impl Gateway {
                     response_idle_timeout: service.response_idle_timeout,
                     max_request_body_bytes: service.max_request_body_bytes,
                     body_read_timeout: config.limits.body_read_timeout,
-                    answers: service.answers,
+                    answers: config.answers,
                 };
                 let service_metrics = metrics.service(name);
                 Arc::new(Service::new(

@@ -56,6 +56,7 @@ pub(crate) struct ServiceLimits {
     pub(crate) max_request_body_bytes: u64,
     /// The gateway's `limits.bodyReadTimeout`, here for the request path.
     pub(crate) body_read_timeout: Duration,
+    /// The gateway's `answers`, here for the request path.
     pub(crate) answers: Answers,
 }
 

@@ -127,12 +127,12 @@ pub fn gateway_config(routes: &[Route], options: &Options) -> GatewayConfig {
                 s.container_concurrency = r.container_concurrency;
                 let t = r.timeouts;
                 s.apply_knative_timeouts(t.request, t.response_start, t.idle);
-                s.answers = options.answers;
                 s
             })
             .collect(),
     );
     config.domain = options.domain.clone();
+    config.answers = options.answers;
     config
 }
 
@@ -245,7 +245,7 @@ pub struct Options {
     /// Threads serving requests, each with its own runtime and listener
     /// ([`Gateway::serve_on_threads`], as `ebb serve` runs it).
     pub threads: usize,
-    /// Every service's answers where ebb differs from Knative.
+    /// The gateway's answers where ebb differs from Knative.
     pub answers: Answers,
 }
 
@@ -547,12 +547,13 @@ mod tests {
             threads: 1,
             answers: Answers::Knative,
         };
-        let service = &gateway_config(&r, &options).services[0];
+        let config = gateway_config(&r, &options);
         assert_eq!(
-            service.answers,
+            config.answers,
             Answers::Knative,
-            "--answers reaches every service"
+            "--answers reaches the gateway"
         );
+        let service = &config.services[0];
         assert_eq!(
             (
                 service.queue_timeout,

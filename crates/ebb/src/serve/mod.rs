@@ -53,7 +53,7 @@ pub(crate) struct ServeConfig {
     pub(crate) gateway_threads: usize,
     /// The gateway's `limits.bodyReadTimeout`.
     pub(crate) body_read_timeout: Duration,
-    /// Every service's answers where ebb differs from Knative.
+    /// The gateway's answers where ebb differs from Knative.
     pub(crate) answers: ebb_gateway::Answers,
     /// ebb extension: tick a KPA at once when the requests in flight alone mean panic.
     pub(crate) kpa_immediate_panic: bool,
@@ -110,9 +110,6 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
             .collect();
         services.sort_by(|a, b| a.name.cmp(&b.name));
         services.dedup_by(|a, b| a.name == b.name);
-        for service in &mut services {
-            service.answers = config.answers;
-        }
         let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
         let label = ports
             .iter()
@@ -122,6 +119,7 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
         let sub = registry.sub_registry_with_label(("ports".into(), label.into()));
         let mut gateway_config = GatewayConfig::new(services);
         gateway_config.limits.body_read_timeout = config.body_read_timeout;
+        gateway_config.answers = config.answers;
         let (gateway, wakeups) = Gateway::new(gateway_config, sub)
             .map_err(|e| UserError(format!("the gateway configuration is not valid: {e}")))?;
         for port in &ports {

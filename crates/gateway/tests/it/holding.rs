@@ -60,7 +60,7 @@ async fn a_hold_that_outlasts_the_queue_timeout_is_504() {
 #[tokio::test]
 async fn with_knatives_answers_a_hold_that_outlasts_its_wait_is_503() {
     let mut config = at_zero(100, Duration::from_millis(200));
-    config.services[0].answers = Answers::Knative;
+    config.answers = Answers::Knative;
     let gw = TestGateway::start(config).await;
     let reply = get(gw.addr, "svc.localhost", "/").await;
     assert_eq!(reply.status.as_u16(), 503, "the activator's answer");

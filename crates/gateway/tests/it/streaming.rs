@@ -196,7 +196,7 @@ async fn with_knatives_answers_a_stalled_stream_ends_with_the_message() {
     // queue-proxy's ending: the message as the last data, and a body that ends cleanly.
     let timeout = Duration::from_millis(300);
     let mut config = with_idle_timeout(timeout);
-    config.services[0].answers = Answers::Knative;
+    config.answers = Answers::Knative;
     let gw = TestGateway::start(config).await;
     let model = FakeModel::new("m").streaming().run().await;
     gw.ready_replica("svc", model.addr);
