@@ -722,3 +722,40 @@ fn the_answers_flag_gives_knatives_503_to_a_request_held_past_its_wait() {
     );
     serve.stop();
 }
+
+#[test]
+fn the_balancing_flag_gives_knatives_first_free_replica_at_low_concurrency() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Two replicas of containerConcurrency 2 and two requests at once: the activator's rule
+    // sends both to the first replica, where least-of-two would give each replica one.
+    let manifest = isvc("pair", 2, 2, 10, "1s").replace(
+        "  predictor:\n",
+        "  predictor:\n    containerConcurrency: 2\n",
+    );
+    let serve = Serve::start(&manifest, &["--gateway-balancing", "knative"]);
+    serve.wait_for("two ready replicas", Duration::from_secs(20), |s| {
+        s.pods().iter().filter(|p| p["ready"] == true).count() == 2
+    });
+    std::thread::scope(|scope| {
+        let requests: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| serve.predict("pair.default.example.com", "pair")))
+            .collect();
+        for request in requests {
+            let (status, body) = request.join().expect("request thread");
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    let metrics = serve.http(serve.admin, "/metrics", None).1;
+    let mut completed: Vec<u64> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("ebb_gateway_replica_completed_total{") && l.contains("service=\"pair\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    completed.sort_unstable();
+    assert_eq!(completed, [0, 2], "{metrics}");
+    serve.stop();
+}

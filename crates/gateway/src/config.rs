@@ -33,6 +33,8 @@ pub struct GatewayConfig {
     pub limits: Limits,
     /// Whose answers the gateway gives where ebb deliberately differs from Knative.
     pub answers: Answers,
+    /// How a request's replica is chosen among those with a free slot.
+    pub balancing: Balancing,
 }
 
 impl GatewayConfig {
@@ -43,6 +45,7 @@ impl GatewayConfig {
             services,
             limits: Limits::default(),
             answers: Answers::default(),
+            balancing: Balancing::default(),
         }
     }
 }
@@ -87,6 +90,19 @@ pub enum Answers {
     /// response cut at `responseIdleTimeout` gets the gateway's message as its last data and
     /// ends as if complete where its framing allows (chunked between chunks, HTTP/2,
     /// close-delimited), as queue-proxy ends it.
+    Knative,
+}
+
+/// How the gateway chooses a replica among those with a free slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Balancing {
+    /// ebb's: the less loaded (fewer requests in flight) of two replicas drawn at random, at
+    /// every `containerConcurrency`.
+    #[default]
+    LeastOfTwo,
+    /// Knative's activator's: least-of-two at `containerConcurrency` 0, the first replica
+    /// (oldest first) with a free slot at 1–3, round robin over replicas with a free slot
+    /// above 3.
     Knative,
 }
 

@@ -31,9 +31,11 @@
 //!   `queueTimeout`) is 503 with `Retry-After`; a request whose shorter `responseTimeout`,
 //!   counted from its arrival, passes while it waits for a slot has itself timed out: 504,
 //!   as Knative answers it.
-//! - Balancing is least in-flight of two random choices at every `containerConcurrency`
-//!   (Knative uses first-free for CC 1–3 and round robin above 3); the per-replica hard limit
-//!   is enforced the same way.
+//! - Balancing is least in-flight of two random choices at every `containerConcurrency`.
+//!   Knative's activator uses it only at 0, and at 1–3 takes the first replica with a free
+//!   slot, above 3 the next in turn with one: neither looks at how busy a replica is, so one
+//!   slowed by long requests gets new ones as often as an idle one. `Balancing::Knative`
+//!   gives the activator's rules; the per-replica hard limit is the same either way.
 //! - A client that sends nothing of its request body for `limits.bodyReadTimeout` (60 s, as
 //!   nginx's `client_body_timeout`) gets **408** (`x-ebb-reason: body-read-timeout`) and the
 //!   replica connection is dropped. Knative has no such limit: a stalled upload holds its
@@ -122,8 +124,9 @@ use tokio::net::{TcpListener, TcpSocket};
 
 pub use body::{ProxiedBody, ResponseBody};
 pub use config::{
-    Answers, ConfigError, DEFAULT_DOMAIN, DEFAULT_MAX_REQUEST_BODY_BYTES, DEFAULT_QUEUE_DEPTH,
-    DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig, validate,
+    Answers, Balancing, ConfigError, DEFAULT_DOMAIN, DEFAULT_MAX_REQUEST_BODY_BYTES,
+    DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig,
+    validate,
 };
 pub use observe::{Observations, ReplicaObservation, ServiceObservation};
 pub use reject::REASON_HEADER;
@@ -240,6 +243,7 @@ impl Gateway {
                     max_request_body_bytes: service.max_request_body_bytes,
                     body_read_timeout: config.limits.body_read_timeout,
                     answers: config.answers,
+                    balancing: config.balancing,
                 };
                 let service_metrics = metrics.service(name);
                 Arc::new(Service::new(

@@ -13,13 +13,13 @@ use std::time::Duration;
 use ebb_core::Instant;
 use tokio::sync::oneshot;
 
-use crate::Answers;
-use crate::balance::{self, Rng};
+use crate::balance::{Balancer, Rule};
 use crate::metrics::{ReplicaMetrics, ServiceMetrics};
 use crate::observe::{ReplicaObservation, ServiceObservation};
 use crate::stats::ConcurrencyWindow;
 use crate::upstream::Upstream;
 use crate::wake::WakeSender;
+use crate::{Answers, Balancing};
 
 /// A replica's identity, unique within one gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +58,8 @@ pub(crate) struct ServiceLimits {
     pub(crate) body_read_timeout: Duration,
     /// The gateway's `answers`, here for the request path.
     pub(crate) answers: Answers,
+    /// The gateway's `balancing`, which with `container_concurrency` sets the service's rule.
+    pub(crate) balancing: Balancing,
 }
 
 /// Shared by every request for the service and by the control handle.
@@ -78,7 +80,7 @@ struct State {
     /// Live waiters: joined the queue and neither served nor gone.
     waiting: u32,
     window: ConcurrencyWindow,
-    rng: Rng,
+    balancer: Balancer,
 }
 
 struct Replica {
@@ -228,6 +230,7 @@ impl Service {
         let now = Instant::EPOCH;
         let seed =
             (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ std::process::id() as u64;
+        let rule = Rule::new(limits.balancing, limits.container_concurrency);
         Service {
             index,
             name,
@@ -238,7 +241,7 @@ impl Service {
                 queue: VecDeque::new(),
                 waiting: 0,
                 window: ConcurrencyWindow::new(now),
-                rng: Rng::new(seed),
+                balancer: Balancer::new(rule, seed),
             }),
             wake,
             epoch,
@@ -416,19 +419,15 @@ impl Service {
 
     fn pick(&self, state: &mut State, exclude: Option<ReplicaId>) -> Option<usize> {
         let cc = self.limits.container_concurrency;
-        let State { replicas, rng, .. } = state;
-        balance::pick(
-            replicas.len(),
-            |i| {
-                let r = &replicas[i];
-                let in_flight = r.window.concurrency();
-                (r.state == ReplicaState::Ready
-                    && (cc == 0 || in_flight < cc)
-                    && Some(r.id) != exclude)
-                    .then_some(in_flight)
-            },
-            rng,
-        )
+        let State {
+            replicas, balancer, ..
+        } = state;
+        balancer.pick(replicas.len(), |i| {
+            let r = &replicas[i];
+            let in_flight = r.window.concurrency();
+            (r.state == ReplicaState::Ready && (cc == 0 || in_flight < cc) && Some(r.id) != exclude)
+                .then_some(in_flight)
+        })
     }
 
     /// A request left replica `id` without completing there (retry, unclaimed slot).

@@ -19,6 +19,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(container_concurrency: u32, queue_depth: u32) -> Fixture {
+        Fixture::balanced(container_concurrency, queue_depth, Balancing::LeastOfTwo)
+    }
+
+    fn balanced(container_concurrency: u32, queue_depth: u32, balancing: Balancing) -> Fixture {
         let mut registry = Registry::default();
         let metrics = GatewayMetrics::register(&mut registry);
         let (wake, wakeups) = wake::channel(vec![Arc::from("svc")].into());
@@ -31,6 +35,7 @@ impl Fixture {
             max_request_body_bytes: 1024,
             body_read_timeout: Duration::from_secs(1),
             answers: crate::Answers::Ebb,
+            balancing,
         };
         let service = Arc::new(Service::new(
             0,
@@ -93,6 +98,41 @@ fn least_loaded_of_two_replicas_alternates() {
     assert_eq!((f.in_flight(a), f.in_flight(b)), (5, 5));
     drop(tickets);
     assert_eq!((f.in_flight(a), f.in_flight(b)), (0, 0));
+}
+
+#[test]
+fn knatives_first_free_fills_the_first_replica_before_the_next() {
+    let mut f = Fixture::balanced(2, 10, Balancing::Knative);
+    let (a, b) = (f.replica(true), f.replica(true));
+    let mut tickets = Vec::new();
+    for expected in [(1, 0), (2, 0), (2, 1), (2, 2)] {
+        let (ticket, admission) = f.service.admit();
+        assert!(assigned(&admission));
+        tickets.push(ticket);
+        assert_eq!((f.in_flight(a), f.in_flight(b)), expected);
+    }
+    // One left on the first, none on the second: the next still goes to the first.
+    tickets.truncate(1);
+    assert_eq!((f.in_flight(a), f.in_flight(b)), (1, 0));
+    let (_again, admission) = f.service.admit();
+    assert!(assigned(&admission));
+    assert_eq!((f.in_flight(a), f.in_flight(b)), (2, 0));
+}
+
+#[test]
+fn knatives_round_robin_takes_turns_whatever_the_load() {
+    let mut f = Fixture::balanced(4, 10, Balancing::Knative);
+    let (a, b) = (f.replica(true), f.replica(true));
+    let (_long, _) = f.service.admit();
+    assert_eq!((f.in_flight(a), f.in_flight(b)), (1, 0));
+    // Short requests that finish at once: they alternate, though `a` stays busier.
+    for turn in 0..4 {
+        let (ticket, admission) = f.service.admit();
+        assert!(assigned(&admission));
+        let expected = if turn % 2 == 0 { (1, 1) } else { (2, 0) };
+        assert_eq!((f.in_flight(a), f.in_flight(b)), expected, "turn {turn}");
+        drop(ticket);
+    }
 }
 
 #[test]

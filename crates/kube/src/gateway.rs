@@ -26,7 +26,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use ebb_gateway::{Answers, Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation};
+use ebb_gateway::{
+    Answers, Balancing, Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation,
+};
 use ebb_manifest::kinds::autoscaler::AutoscalerClass;
 use ebb_manifest::timeouts::RequestTimeouts;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -133,6 +135,7 @@ pub fn gateway_config(routes: &[Route], options: &Options) -> GatewayConfig {
     );
     config.domain = options.domain.clone();
     config.answers = options.answers;
+    config.balancing = options.balancing;
     config
 }
 
@@ -247,6 +250,8 @@ pub struct Options {
     pub threads: usize,
     /// The gateway's answers where ebb differs from Knative.
     pub answers: Answers,
+    /// How the gateway chooses a replica among those with a free slot.
+    pub balancing: Balancing,
 }
 
 struct StatsState {
@@ -546,12 +551,18 @@ mod tests {
             domain: "example.com".into(),
             threads: 1,
             answers: Answers::Knative,
+            balancing: Balancing::Knative,
         };
         let config = gateway_config(&r, &options);
         assert_eq!(
             config.answers,
             Answers::Knative,
             "--answers reaches the gateway"
+        );
+        assert_eq!(
+            config.balancing,
+            Balancing::Knative,
+            "--balancing reaches the gateway"
         );
         let service = &config.services[0];
         assert_eq!(

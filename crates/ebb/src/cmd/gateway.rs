@@ -50,6 +50,9 @@ pub(crate) struct Args {
     /// Whose answers the gateway gives where ebb deliberately differs from Knative.
     #[arg(long, value_enum, default_value = "ebb")]
     answers: super::Answers,
+    /// How the gateway chooses a replica among those with a free slot.
+    #[arg(long, value_enum, default_value = "least-of-two")]
+    balancing: super::Balancing,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -75,6 +78,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             domain: args.domain.clone(),
             threads: super::threads_or_one_per_core(args.threads),
             answers: args.answers.into(),
+            balancing: args.balancing.into(),
         };
         loop {
             let stats = tokio::net::TcpListener::bind(args.stats)

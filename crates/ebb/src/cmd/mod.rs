@@ -55,6 +55,25 @@ impl From<Answers> for ebb_gateway::Answers {
     }
 }
 
+/// How the gateway chooses a replica among those with a free slot.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum Balancing {
+    /// The less loaded of two replicas drawn at random, at every containerConcurrency.
+    LeastOfTwo,
+    /// Knative's activator's: least-of-two at containerConcurrency 0, the first replica with
+    /// a free slot at 1-3, round robin above 3.
+    Knative,
+}
+
+impl From<Balancing> for ebb_gateway::Balancing {
+    fn from(balancing: Balancing) -> Self {
+        match balancing {
+            Balancing::LeastOfTwo => ebb_gateway::Balancing::LeastOfTwo,
+            Balancing::Knative => ebb_gateway::Balancing::Knative,
+        }
+    }
+}
+
 /// 1 for user errors anywhere in the chain, 2 for everything else.
 pub(crate) fn exit_code(error: &anyhow::Error) -> u8 {
     if error.chain().any(|e| e.is::<UserError>()) {

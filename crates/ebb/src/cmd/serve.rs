@@ -70,6 +70,9 @@ pub(crate) struct Args {
     /// Whose answers the gateway gives where ebb deliberately differs from Knative.
     #[arg(long, value_enum, default_value = "ebb")]
     gateway_answers: super::Answers,
+    /// How the gateway chooses a replica among those with a free slot.
+    #[arg(long, value_enum, default_value = "least-of-two")]
+    gateway_balancing: super::Balancing,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -116,6 +119,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         gateway_threads: super::threads_or_one_per_core(args.gateway_threads),
         body_read_timeout: args.gateway_body_read_timeout,
         answers: args.gateway_answers.into(),
+        balancing: args.gateway_balancing.into(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

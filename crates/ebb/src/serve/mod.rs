@@ -55,6 +55,8 @@ pub(crate) struct ServeConfig {
     pub(crate) body_read_timeout: Duration,
     /// The gateway's answers where ebb differs from Knative.
     pub(crate) answers: ebb_gateway::Answers,
+    /// How the gateway chooses a replica among those with a free slot.
+    pub(crate) balancing: ebb_gateway::Balancing,
     /// ebb extension: tick a KPA at once when the requests in flight alone mean panic.
     pub(crate) kpa_immediate_panic: bool,
 }
@@ -120,6 +122,7 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
         let mut gateway_config = GatewayConfig::new(services);
         gateway_config.limits.body_read_timeout = config.body_read_timeout;
         gateway_config.answers = config.answers;
+        gateway_config.balancing = config.balancing;
         let (gateway, wakeups) = Gateway::new(gateway_config, sub)
             .map_err(|e| UserError(format!("the gateway configuration is not valid: {e}")))?;
         for port in &ports {

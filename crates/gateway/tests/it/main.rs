@@ -2,6 +2,7 @@
 
 mod support;
 
+mod balancing;
 mod clients;
 mod counting;
 mod draining;
