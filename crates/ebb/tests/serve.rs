@@ -662,14 +662,24 @@ fn immediate_panic_decides_before_the_tick_when_enabled() {
 }
 
 #[test]
-fn the_predictors_timeout_and_the_body_read_flag_bound_a_request() {
+fn the_predictors_timeout_and_the_client_limit_flags_bound_a_request() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     // KServe's `timeout` (Knative's timeoutSeconds): 1 s, against a model that takes 3 s.
     let manifest =
         isvc("slow", 1, 1, 10, "3s").replace("  predictor:\n", "  predictor:\n    timeout: 1\n");
-    let serve = Serve::start(&manifest, &["--gateway-body-read-timeout", "500ms"]);
+    let serve = Serve::start(
+        &manifest,
+        &[
+            "--gateway-body-read-timeout",
+            "500ms",
+            "--gateway-header-read-timeout",
+            "700ms",
+            "--gateway-max-header-bytes",
+            "8Ki",
+        ],
+    );
     serve.wait_for("a ready replica", Duration::from_secs(30), |s| {
         s.pods().iter().any(|p| p["ready"] == true)
     });
@@ -698,6 +708,35 @@ fn the_predictors_timeout_and_the_body_read_flag_bound_a_request() {
     client.read_to_string(&mut answer).expect("read");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("bodyReadTimeout (500ms)"), "{answer}");
+    // A head over the flag's 8 KiB (the default allows 64 KiB): 431.
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let big = format!(
+        "GET /v1/models/slow HTTP/1.1\r\nHost: slow.default.example.com\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(9 * 1024)
+    );
+    client.write_all(big.as_bytes()).expect("write");
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // A head that stops coming: the connection closes at the flag's 0.7 s, not the default 30 s.
+    let mut client = TcpStream::connect(addr).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let started = std::time::Instant::now();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: slow")
+        .expect("write");
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_secs(10),
+        "closed after {took:?}"
+    );
     serve.stop();
 }
 

@@ -20,7 +20,7 @@ pub const DEFAULT_DOMAIN: &str = "example.com";
 /// hyper refuses header buffers below 8 KiB.
 pub const MIN_HEADER_BYTES: usize = 8 * 1024;
 /// Far above any file-descriptor limit; keeps the connection semaphore in its range.
-const MAX_CONNECTIONS: usize = 1 << 24;
+pub const MAX_CONNECTIONS: usize = 1 << 24;
 
 /// The whole gateway: the services it routes to and the limits on client connections.
 #[derive(Debug, Clone, PartialEq)]

@@ -125,8 +125,8 @@ use tokio::net::{TcpListener, TcpSocket};
 pub use body::{ProxiedBody, ResponseBody};
 pub use config::{
     Answers, Balancing, ConfigError, DEFAULT_DOMAIN, DEFAULT_MAX_REQUEST_BODY_BYTES,
-    DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, GatewayConfig, Limits, MIN_HEADER_BYTES, ServiceConfig,
-    validate,
+    DEFAULT_QUEUE_DEPTH, DEFAULT_TIMEOUT, GatewayConfig, Limits, MAX_CONNECTIONS, MIN_HEADER_BYTES,
+    ServiceConfig, validate,
 };
 pub use observe::{Observations, ReplicaObservation, ServiceObservation};
 pub use reject::REASON_HEADER;

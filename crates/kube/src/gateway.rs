@@ -27,7 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ebb_gateway::{
-    Answers, Balancing, Gateway, GatewayConfig, ReplicaId, ServiceConfig, ServiceObservation,
+    Answers, Balancing, Gateway, GatewayConfig, Limits, ReplicaId, ServiceConfig,
+    ServiceObservation,
 };
 use ebb_manifest::kinds::autoscaler::AutoscalerClass;
 use ebb_manifest::timeouts::RequestTimeouts;
@@ -136,6 +137,7 @@ pub fn gateway_config(routes: &[Route], options: &Options) -> GatewayConfig {
     config.domain = options.domain.clone();
     config.answers = options.answers;
     config.balancing = options.balancing;
+    config.limits = options.limits.clone();
     config
 }
 
@@ -252,6 +254,8 @@ pub struct Options {
     pub answers: Answers,
     /// How the gateway chooses a replica among those with a free slot.
     pub balancing: Balancing,
+    /// Limits on client connections.
+    pub limits: Limits,
 }
 
 struct StatsState {
@@ -552,6 +556,10 @@ mod tests {
             threads: 1,
             answers: Answers::Knative,
             balancing: Balancing::Knative,
+            limits: Limits {
+                max_header_bytes: 16 * 1024,
+                ..Limits::default()
+            },
         };
         let config = gateway_config(&r, &options);
         assert_eq!(
@@ -563,6 +571,11 @@ mod tests {
             config.balancing,
             Balancing::Knative,
             "--balancing reaches the gateway"
+        );
+        assert_eq!(
+            config.limits.max_header_bytes,
+            16 * 1024,
+            "the client limits reach the gateway"
         );
         let service = &config.services[0];
         assert_eq!(

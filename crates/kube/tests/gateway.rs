@@ -115,6 +115,7 @@ async fn a_request_at_zero_is_held_seen_by_the_controller_and_served_when_a_repl
         threads: 2,
         answers: ebb_gateway::Answers::Ebb,
         balancing: ebb_gateway::Balancing::LeastOfTwo,
+        limits: ebb_gateway::Limits::default(),
     };
     let gateway = tokio::spawn(run(
         fake.client(),
@@ -219,6 +220,7 @@ async fn a_request_port_in_use_is_an_error_that_names_it() {
         threads: 2,
         answers: ebb_gateway::Answers::Ebb,
         balancing: ebb_gateway::Balancing::LeastOfTwo,
+        limits: ebb_gateway::Limits::default(),
     };
     let result = tokio::time::timeout(
         Duration::from_secs(10),

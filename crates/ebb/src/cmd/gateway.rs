@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ebb_kube::gateway::Options;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +54,21 @@ pub(crate) struct Args {
     /// How the gateway chooses a replica among those with a free slot.
     #[arg(long, value_enum, default_value = "least-of-two")]
     balancing: super::Balancing,
+    /// Time a client has to send a request's headers, and longest an idle keep-alive
+    /// connection is kept; then the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = super::positive_duration)]
+    header_read_timeout: Duration,
+    /// Longest a client may send nothing of a request body before it gets 408 and its replica
+    /// slot is freed (nginx's client_body_timeout). Knative has no such limit: a value
+    /// longer than the request timeout (300s) leaves a stalled upload to that timeout and its 504.
+    #[arg(long, default_value = "60s", value_parser = super::positive_duration)]
+    body_read_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; a larger one gets 431.
+    #[arg(long, default_value = "64Ki", value_parser = super::header_bytes)]
+    max_header_bytes: usize,
+    /// Most client connections open at once; more wait in the listen backlog.
+    #[arg(long, default_value = "10000", value_parser = super::connection_count)]
+    max_connections: usize,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -79,6 +95,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             threads: super::threads_or_one_per_core(args.threads),
             answers: args.answers.into(),
             balancing: args.balancing.into(),
+            limits: ebb_gateway::Limits {
+                header_read_timeout: args.header_read_timeout,
+                body_read_timeout: args.body_read_timeout,
+                max_header_bytes: args.max_header_bytes,
+                max_connections: args.max_connections,
+                ..ebb_gateway::Limits::default()
+            },
         };
         loop {
             let stats = tokio::net::TcpListener::bind(args.stats)

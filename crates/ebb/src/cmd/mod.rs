@@ -55,6 +55,35 @@ impl From<Answers> for ebb_gateway::Answers {
     }
 }
 
+/// A duration flag that must be more than zero (`500ms`, `30s`, `1m`).
+pub(crate) fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match ebb_core::units::parse_duration(s).map_err(|e| e.to_string())? {
+        d if d.is_zero() => Err("must be greater than 0s".to_string()),
+        d => Ok(d),
+    }
+}
+
+/// The gateway's request-head limit, as a Kubernetes quantity (`64Ki`, `16384`).
+pub(crate) fn header_bytes(s: &str) -> Result<usize, String> {
+    let min = ebb_gateway::MIN_HEADER_BYTES;
+    let quantity: ebb_core::units::Quantity = s
+        .parse()
+        .map_err(|e| format!("{e} (examples: 64Ki, 16384)"))?;
+    match usize::try_from(quantity.value()) {
+        Ok(bytes) if bytes >= min => Ok(bytes),
+        _ => Err(format!("must be at least {}Ki ({min} bytes)", min / 1024)),
+    }
+}
+
+/// The gateway's client connection limit.
+pub(crate) fn connection_count(s: &str) -> Result<usize, String> {
+    let max = ebb_gateway::MAX_CONNECTIONS;
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from 1 to {max}")),
+    }
+}
+
 /// How the gateway chooses a replica among those with a free slot.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub(crate) enum Balancing {
@@ -111,4 +140,29 @@ pub(crate) fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_bytes_are_a_quantity_of_at_least_8ki() {
+        assert_eq!(header_bytes("64Ki"), Ok(64 * 1024));
+        assert_eq!(header_bytes("16384"), Ok(16384));
+        assert_eq!(header_bytes("1Mi"), Ok(1024 * 1024));
+        for small in ["8191", "4Ki", "0", "-64Ki"] {
+            let error = header_bytes(small).unwrap_err();
+            assert!(error.contains("at least 8Ki"), "{small}: {error}");
+        }
+        assert!(header_bytes("lots").unwrap_err().contains("examples: 64Ki"));
+    }
+
+    #[test]
+    fn connection_counts_are_whole_and_in_range() {
+        assert_eq!(connection_count("10000"), Ok(10_000));
+        for bad in ["0", "-1", "1.5", "100000000"] {
+            assert!(connection_count(bad).is_err(), "{bad}");
+        }
+    }
 }

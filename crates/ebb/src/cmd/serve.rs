@@ -65,8 +65,18 @@ pub(crate) struct Args {
     /// Longest a client may send nothing of a request body before it gets 408 and its replica
     /// slot is freed (nginx's client_body_timeout). Knative has no such limit: a value
     /// longer than the request timeout (300s) leaves a stalled upload to that timeout and its 504.
-    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    #[arg(long, default_value = "60s", value_parser = super::positive_duration)]
     gateway_body_read_timeout: Duration,
+    /// Time a client has to send a request's headers, and longest an idle keep-alive
+    /// connection is kept; then the connection is closed.
+    #[arg(long, default_value = "30s", value_parser = super::positive_duration)]
+    gateway_header_read_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; a larger one gets 431.
+    #[arg(long, default_value = "64Ki", value_parser = super::header_bytes)]
+    gateway_max_header_bytes: usize,
+    /// Most client connections open at once; more wait in the listen backlog.
+    #[arg(long, default_value = "10000", value_parser = super::connection_count)]
+    gateway_max_connections: usize,
     /// Whose answers the gateway gives where ebb deliberately differs from Knative.
     #[arg(long, value_enum, default_value = "ebb")]
     gateway_answers: super::Answers,
@@ -77,13 +87,6 @@ pub(crate) struct Args {
 
 fn duration(s: &str) -> Result<Duration, String> {
     ebb_core::units::parse_duration(s).map_err(|e| e.to_string())
-}
-
-fn positive_duration(s: &str) -> Result<Duration, String> {
-    match duration(s)? {
-        d if d.is_zero() => Err("must be greater than 0s".to_string()),
-        d => Ok(d),
-    }
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -117,7 +120,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         hpa,
         kpa_immediate_panic: args.kpa_immediate_panic,
         gateway_threads: super::threads_or_one_per_core(args.gateway_threads),
-        body_read_timeout: args.gateway_body_read_timeout,
+        client_limits: ebb_gateway::Limits {
+            header_read_timeout: args.gateway_header_read_timeout,
+            body_read_timeout: args.gateway_body_read_timeout,
+            max_header_bytes: args.gateway_max_header_bytes,
+            max_connections: args.gateway_max_connections,
+            ..ebb_gateway::Limits::default()
+        },
         answers: args.gateway_answers.into(),
         balancing: args.gateway_balancing.into(),
     };

@@ -51,8 +51,8 @@ pub(crate) struct ServeConfig {
     pub(crate) metrics_resolution: Duration,
     pub(crate) hpa: HpaSettings,
     pub(crate) gateway_threads: usize,
-    /// The gateway's `limits.bodyReadTimeout`.
-    pub(crate) body_read_timeout: Duration,
+    /// The gateway's limits on client connections.
+    pub(crate) client_limits: ebb_gateway::Limits,
     /// The gateway's answers where ebb differs from Knative.
     pub(crate) answers: ebb_gateway::Answers,
     /// How the gateway chooses a replica among those with a free slot.
@@ -120,7 +120,7 @@ pub(crate) async fn run(config: ServeConfig, plan: Plan) -> anyhow::Result<()> {
             .join(",");
         let sub = registry.sub_registry_with_label(("ports".into(), label.into()));
         let mut gateway_config = GatewayConfig::new(services);
-        gateway_config.limits.body_read_timeout = config.body_read_timeout;
+        gateway_config.limits = config.client_limits.clone();
         gateway_config.answers = config.answers;
         gateway_config.balancing = config.balancing;
         let (gateway, wakeups) = Gateway::new(gateway_config, sub)
