@@ -18,6 +18,7 @@ use crate::diagnostic::Issues;
 use crate::kinds::autoscaler::{
     API_VERSION, Autoscaler, AutoscalerClass, AutoscalerSpec, KedaSettings,
 };
+use crate::kinds::defaults::RevisionDefaults;
 use crate::kinds::keda::{self, ScaledObject};
 use crate::kinds::meta::{Object, ObjectMeta};
 use crate::kinds::serverless;
@@ -28,7 +29,12 @@ pub const SOURCE_ANNOTATION: &str = "ebb.dev/source";
 
 /// The normalized form of an autoscaling object; `None` for kinds that do not autoscale
 /// (Deployments, Services, ConfigMaps, Secrets). Convert only objects that validated.
-pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscaler> {
+/// `config` and `defaults` are the cluster's `config-autoscaler` and `config-defaults`.
+pub fn to_autoscaler(
+    manifest: &Manifest,
+    config: &KpaConfig,
+    defaults: &RevisionDefaults,
+) -> Option<Autoscaler> {
     match manifest {
         Manifest::Hpa(h) => Some(from_hpa(&h.metadata, &h.api_version, h.spec.clone())),
         Manifest::HpaV1(h) => Some(from_hpa(&h.metadata, &h.api_version, h.spec.clone().into())),
@@ -41,7 +47,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
                 &isvc.api_version,
                 "InferenceService",
                 settings,
-                RequestTimeouts::of(manifest),
+                RequestTimeouts::of(manifest, defaults),
             ))
         }
         Manifest::KnativeService(ksvc) => {
@@ -51,7 +57,7 @@ pub fn to_autoscaler(manifest: &Manifest, config: &KpaConfig) -> Option<Autoscal
                 &ksvc.api_version,
                 "Service",
                 settings,
-                RequestTimeouts::of(manifest),
+                RequestTimeouts::of(manifest, defaults),
             ))
         }
         Manifest::Deployment(_)

@@ -39,6 +39,7 @@ pub use kinds::Manifest;
 pub use source::{LoadError, Source, read_paths};
 pub use yaml::Pos;
 
+use kinds::defaults::{CONFIG_DEFAULTS, RevisionDefaults};
 use kinds::{Header, Recognized};
 use yaml::index::{Node, index};
 
@@ -110,12 +111,19 @@ impl Manifests {
         kpa_config(&self.objects)
     }
 
+    /// Knative's revision defaults: the `config-defaults` ConfigMap of namespace
+    /// `knative-serving` when the files hold one (and it is valid), upstream's otherwise.
+    pub fn revision_defaults(&self) -> RevisionDefaults {
+        revision_defaults(&self.objects)
+    }
+
     /// Every autoscaling object, normalized (see [`convert::to_autoscaler`]).
     pub fn autoscalers(&self) -> Vec<kinds::autoscaler::Autoscaler> {
         let config = self.kpa_config();
+        let defaults = self.revision_defaults();
         self.objects
             .iter()
-            .filter_map(|p| convert::to_autoscaler(&p.manifest, &config))
+            .filter_map(|p| convert::to_autoscaler(&p.manifest, &config, &defaults))
             .collect()
     }
 
@@ -134,9 +142,13 @@ pub fn check(sources: &[Source], mode: Mode) -> Manifests {
         read_source(source, &mut out);
     }
     let config = kpa_config(&out.objects);
+    let defaults = revision_defaults(&out.objects);
+    for parsed in &mut out.objects {
+        fill_container_concurrency(&mut parsed.manifest, &defaults);
+    }
     for parsed in &out.objects {
         let mut issues = Issues::default();
-        rules(&parsed.manifest, mode, &config, &mut issues);
+        rules(&parsed.manifest, mode, &config, &defaults, &mut issues);
         out.diagnostics
             .extend(issues.0.into_iter().map(|i| parsed.place(i)));
     }
@@ -171,10 +183,17 @@ pub struct Finding {
 
 /// The rules of one object on its own — no references to other objects, no positions — for
 /// callers that hold an object parsed some other way, such as an `autoscaler:` embedded in an
-/// `ebb decide` scenario. `config` is the Knative defaults the annotations are checked against.
+/// `ebb decide` scenario. `config` is the Knative defaults the annotations are checked against;
+/// revisions are checked against upstream's `config-defaults`.
 pub fn validate_object(manifest: &Manifest, mode: Mode, config: &KpaConfig) -> Vec<Finding> {
     let mut issues = Issues::default();
-    rules(manifest, mode, config, &mut issues);
+    rules(
+        manifest,
+        mode,
+        config,
+        &RevisionDefaults::default(),
+        &mut issues,
+    );
     issues.0.into_iter().map(Finding::from).collect()
 }
 
@@ -195,6 +214,38 @@ fn is_config_autoscaler(c: &kinds::config::ConfigMap) -> bool {
     (c.metadata.namespace_or_default(), c.metadata.name.as_str()) == CONFIG_AUTOSCALER
 }
 
+fn is_config_defaults(c: &kinds::config::ConfigMap) -> bool {
+    (c.metadata.namespace_or_default(), c.metadata.name.as_str()) == CONFIG_DEFAULTS
+}
+
+pub(crate) fn revision_defaults(objects: &[Parsed]) -> RevisionDefaults {
+    objects
+        .iter()
+        .find_map(|p| match &p.manifest {
+            Manifest::ConfigMap(c) if is_config_defaults(c) => {
+                RevisionDefaults::from_map(&c.data).ok()
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// What Knative's webhook does to a revision that sets no containerConcurrency: it gets the
+/// cluster's default, which its autoscaler target then follows. (KServe passes the predictor's
+/// on, or none.)
+fn fill_container_concurrency(manifest: &mut Manifest, defaults: &RevisionDefaults) {
+    let cc = match manifest {
+        Manifest::InferenceService(i) if kinds::serverless::is_serverless(i) => {
+            &mut i.spec.predictor.container_concurrency
+        }
+        Manifest::KnativeService(k) => &mut k.spec.template.spec.container_concurrency,
+        _ => return,
+    };
+    if cc.is_none() && defaults.container_concurrency != 0 {
+        *cc = Some(defaults.container_concurrency);
+    }
+}
+
 fn kpa_config(objects: &[Parsed]) -> KpaConfig {
     objects
         .iter()
@@ -206,7 +257,13 @@ fn kpa_config(objects: &[Parsed]) -> KpaConfig {
 }
 
 /// Per-object rules.
-fn rules(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issues) {
+fn rules(
+    manifest: &Manifest,
+    mode: Mode,
+    config: &KpaConfig,
+    defaults: &RevisionDefaults,
+    issues: &mut Issues,
+) {
     use kinds::workload::ImageRule;
     let images = match mode {
         Mode::Local => ImageRule::Optional,
@@ -219,6 +276,11 @@ fn rules(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issue
             c.validate(issues);
             if is_config_autoscaler(c)
                 && let Err(errors) = KpaConfig::from_map(&c.data)
+            {
+                issues.fields(errors);
+            }
+            if is_config_defaults(c)
+                && let Err(errors) = RevisionDefaults::from_map(&c.data)
             {
                 issues.fields(errors);
             }
@@ -239,7 +301,7 @@ fn rules(manifest: &Manifest, mode: Mode, config: &KpaConfig, issues: &mut Issue
             kinds::serverless::check_isvc(i, config, issues);
         }
         Manifest::KnativeService(k) => {
-            k.validate(issues);
+            k.validate(defaults, issues);
             kinds::serverless::check_ksvc(k, config, issues);
         }
         Manifest::ScaledObject(s) => {

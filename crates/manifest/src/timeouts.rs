@@ -9,7 +9,10 @@ use std::time::Duration;
 use ebb_core::FieldError;
 
 use crate::Manifest;
-use crate::kinds::kserve::DEFAULT_RESPONSE_START_TIMEOUT;
+use crate::kinds::defaults::RevisionDefaults;
+
+/// Knative's request timeout when neither the revision nor `config-defaults` sets one.
+const DEFAULT_REQUEST: Duration = Duration::from_secs(300);
 
 /// Annotation for `timeoutSeconds` on an Autoscaler.
 pub const TIMEOUT_ANNOTATION: &str = "ebb.dev/timeout-seconds";
@@ -25,8 +28,8 @@ pub struct RequestTimeouts {
     /// for a replica and for its response to start. `None`: Knative's default, 300 s.
     pub request: Option<Duration>,
     /// `responseStartTimeoutSeconds`: how long, from its arrival, a request's response may
-    /// take to start. `None`: `request` (KServe sets both from its `timeout`); for a Knative
-    /// Service that leaves it unset, the cluster default (300 s) where that is shorter.
+    /// take to start. `None`: `request` (KServe sets both from its `timeout`); for a revision
+    /// that leaves it unset, the cluster default where that is shorter.
     pub response_start: Option<Duration>,
     /// `idleTimeoutSeconds`: how long a replica may send nothing, counted from the request's
     /// arrival and then from each piece of its response. `None`: no limit.
@@ -34,28 +37,40 @@ pub struct RequestTimeouts {
 }
 
 impl RequestTimeouts {
-    /// The timeouts of an InferenceService or Knative Service; none for other kinds.
-    pub fn of(manifest: &Manifest) -> RequestTimeouts {
-        match manifest {
-            Manifest::InferenceService(i) => RequestTimeouts {
-                request: seconds(i.spec.predictor.timeout),
-                ..RequestTimeouts::default()
+    /// The timeouts of an InferenceService or Knative Service, where it leaves one unset the
+    /// cluster's `defaults` (as Knative's webhook fills them in); none for other kinds.
+    pub fn of(manifest: &Manifest, defaults: &RevisionDefaults) -> RequestTimeouts {
+        let (request, response_start, idle) = match manifest {
+            Manifest::InferenceService(i) => match seconds(i.spec.predictor.timeout) {
+                // KServe sets the response-start timeout to `timeout` too: `None` says so.
+                Some(timeout) => {
+                    return RequestTimeouts {
+                        request: Some(timeout),
+                        response_start: None,
+                        idle: defaults.idle(),
+                    };
+                }
+                None => (None, None, None),
             },
             Manifest::KnativeService(k) => {
                 let spec = &k.spec.template.spec;
-                let request = seconds(spec.timeout_seconds);
-                // Unset, it is the cluster's default (300 s), not `timeoutSeconds`; said only
-                // where that is the shorter, so where it changes anything.
-                let default_start = Duration::from_secs(DEFAULT_RESPONSE_START_TIMEOUT as u64);
-                RequestTimeouts {
-                    request,
-                    response_start: seconds(spec.response_start_timeout_seconds).or(request
-                        .filter(|t| *t > default_start)
-                        .map(|_| default_start)),
-                    idle: seconds(spec.idle_timeout_seconds),
-                }
+                (
+                    seconds(spec.timeout_seconds),
+                    seconds(spec.response_start_timeout_seconds),
+                    seconds(spec.idle_timeout_seconds),
+                )
             }
-            _ => RequestTimeouts::default(),
+            _ => return RequestTimeouts::default(),
+        };
+        let request = request.or(defaults.timeout());
+        // Unset, the response start is the cluster's default, not `timeoutSeconds`; said only
+        // where that is the shorter, so where it changes anything.
+        let effective = request.unwrap_or(DEFAULT_REQUEST);
+        let default_start = defaults.response_start();
+        RequestTimeouts {
+            request,
+            response_start: response_start.or((effective > default_start).then_some(default_start)),
+            idle: idle.or(defaults.idle()),
         }
     }
 

@@ -10,6 +10,7 @@ use ebb_core::kpa::settings::{GROUP, is_known_annotation};
 use ebb_core::kpa::{KpaConfig, KpaSettings, KpaSpec};
 use ebb_manifest::convert::to_autoscaler;
 use ebb_manifest::kinds::autoscaler::AutoscalerClass;
+use ebb_manifest::kinds::defaults::RevisionDefaults;
 use ebb_manifest::kinds::serverless::{isvc_settings, ksvc_settings};
 use ebb_manifest::{Diagnostic, Manifest, Manifests, Mode, Parsed, Severity, Source};
 use serde_json::Value;
@@ -84,8 +85,9 @@ pub fn policies(checked: &Manifests, defaults: &Defaults) -> Result<Vec<PolicyDe
     }
     let mut policies = Vec::new();
     let mut problems = Vec::new();
+    let revision_defaults = checked.revision_defaults();
     for parsed in &checked.objects {
-        match policy_kind(&parsed.manifest, defaults) {
+        match policy_kind(&parsed.manifest, defaults, &revision_defaults) {
             Ok(Some(kind)) => policies.push(PolicyDef {
                 name: name(&parsed.manifest, &kind),
                 kind,
@@ -132,7 +134,11 @@ fn name(manifest: &Manifest, kind: &PolicyKind) -> String {
 type Problems = Vec<(String, String)>;
 
 /// The policy of one object: `None` for kinds that do not autoscale.
-fn policy_kind(manifest: &Manifest, defaults: &Defaults) -> Result<Option<PolicyKind>, Problems> {
+fn policy_kind(
+    manifest: &Manifest,
+    defaults: &Defaults,
+    revision_defaults: &RevisionDefaults,
+) -> Result<Option<PolicyKind>, Problems> {
     // The serverless kinds' settings with the simulator's config-autoscaler, which may be
     // stricter than the one the files were checked against.
     let knative = match manifest {
@@ -143,7 +149,7 @@ fn policy_kind(manifest: &Manifest, defaults: &Defaults) -> Result<Option<Policy
     if let Some(Err(errors)) = knative {
         return Err(errors.into_iter().map(|f| (f.path, f.message)).collect());
     }
-    let Some(autoscaler) = to_autoscaler(manifest, &defaults.kpa) else {
+    let Some(autoscaler) = to_autoscaler(manifest, &defaults.kpa, revision_defaults) else {
         return Ok(None);
     };
     let spec = autoscaler.spec;
@@ -318,7 +324,9 @@ pub fn vary(
                 .filter(|f| f.severity == Severity::Error)
                 .map(|f| f.message)
                 .collect();
-            let kind = match policy_kind(&manifest, defaults) {
+            // The revision defaults were filled in when the files were checked; those left
+            // (request timeouts) do not reach the simulator.
+            let kind = match policy_kind(&manifest, defaults, &RevisionDefaults::default()) {
                 Ok(Some(kind @ PolicyKind::Kpa { .. })) => Some(kind),
                 Ok(_) => None,
                 Err(problems) => {

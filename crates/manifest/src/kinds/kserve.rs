@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use ebb_core::FieldError;
 use serde::{Deserialize, Serialize};
 
+use super::defaults::RevisionDefaults;
 use super::meta::{NameRule, Object, ObjectMeta, quoted, validate_name};
 use super::pod::{
     Container, ContainerPort, ContainerRules, EnvVar, ResourceRequirements, validate_containers,
@@ -215,12 +216,6 @@ pub struct RevisionSpec {
     pub termination_grace_period_seconds: Option<i64>,
 }
 
-/// Knative's upper bound for containerConcurrency.
-const MAX_CONTAINER_CONCURRENCY: i64 = 1000;
-/// Knative's default `max-revision-timeout-seconds`.
-const MAX_REVISION_TIMEOUT: i64 = 600;
-/// Knative's default `revision-response-start-timeout-seconds`.
-pub(crate) const DEFAULT_RESPONSE_START_TIMEOUT: i64 = 300;
 /// Ports Knative's queue-proxy uses.
 const RESERVED_PORTS: &[i64] = &[8012, 8013, 8022, 9090, 9091];
 
@@ -316,19 +311,34 @@ impl InferenceService {
 }
 
 impl KnativeService {
-    /// Knative webhook rules for the revision template (annotations: see `serverless.rs`).
-    pub(crate) fn validate(&self, issues: &mut Issues) {
+    /// Knative webhook rules for the revision template (annotations: see `serverless.rs`),
+    /// with the cluster's `config-defaults` bounds.
+    pub(crate) fn validate(&self, defaults: &RevisionDefaults, issues: &mut Issues) {
         issues.fields(validate_name(&self.metadata.name, NameRule::Label1035));
         let spec = &self.spec.template.spec;
+        let max_cc = defaults.container_concurrency_max_limit;
         if let Some(cc) = spec.container_concurrency
-            && !(0..=MAX_CONTAINER_CONCURRENCY).contains(&cc)
+            && !(0..=max_cc).contains(&cc)
         {
             issues.field(FieldError::invalid(
                 "spec.template.spec.containerConcurrency",
                 cc,
-                format!("expected 0 <= {cc} <= {MAX_CONTAINER_CONCURRENCY}"),
+                format!("expected 0 <= {cc} <= {max_cc}"),
             ));
         }
+        if spec.container_concurrency.unwrap_or(0) == 0
+            && !defaults.allow_container_concurrency_zero
+        {
+            issues.field(FieldError::invalid(
+                "spec.template.spec.containerConcurrency",
+                0,
+                format!(
+                    "expected 1 <= 0 <= {max_cc}: config-defaults sets \
+                     allow-container-concurrency-zero: false"
+                ),
+            ));
+        }
+        let max_timeout = defaults.max_timeout_seconds;
         for (field, value) in [
             ("timeoutSeconds", spec.timeout_seconds),
             (
@@ -338,26 +348,27 @@ impl KnativeService {
             ("idleTimeoutSeconds", spec.idle_timeout_seconds),
         ] {
             if let Some(t) = value
-                && !(0..=MAX_REVISION_TIMEOUT).contains(&t)
+                && !(0..=max_timeout).contains(&t)
             {
                 issues.field(FieldError::invalid(
                     format!("spec.template.spec.{field}"),
                     t,
-                    format!("expected 0 <= {t} <= {MAX_REVISION_TIMEOUT}"),
+                    format!("expected 0 <= {t} <= {max_timeout}"),
                 ));
             }
         }
+        let start = defaults.response_start_timeout_seconds;
         if let Some(t) = spec.timeout_seconds
-            && t > DEFAULT_RESPONSE_START_TIMEOUT
-            && t <= MAX_REVISION_TIMEOUT
+            && t > start
+            && t <= max_timeout
             && spec.response_start_timeout_seconds.is_none_or(|s| s == 0)
         {
             issues.warning(
                 "spec.template.spec.timeoutSeconds",
                 format!(
-                    "a response must still start within {DEFAULT_RESPONSE_START_TIMEOUT}s: \
+                    "a response must still start within {start}s: \
                      responseStartTimeoutSeconds defaults to Knative's \
-                     revision-response-start-timeout-seconds ({DEFAULT_RESPONSE_START_TIMEOUT}), \
+                     revision-response-start-timeout-seconds ({start}), \
                      not to timeoutSeconds; set responseStartTimeoutSeconds: {t} for a longer wait"
                 ),
             );

@@ -3,6 +3,7 @@
 
 pub mod autoscaler;
 pub mod config;
+pub mod defaults;
 pub mod hpa;
 pub mod keda;
 pub mod kserve;

@@ -7,13 +7,15 @@ use super::PORT_PLACEHOLDER;
 use super::WorkloadKind;
 use crate::diagnostic::Issue;
 use crate::kinds::config::{ConfigMap, Secret};
+use crate::kinds::defaults::RevisionDefaults;
 use crate::kinds::pod::{Container, EnvVar};
 use crate::{Manifest, Parsed};
 
-/// ConfigMaps and Secrets by (namespace, name).
+/// ConfigMaps and Secrets by (namespace, name), and the revision defaults they hold.
 pub(super) struct Lookups<'a> {
     config_maps: BTreeMap<(&'a str, &'a str), &'a ConfigMap>,
     secrets: BTreeMap<(&'a str, &'a str), &'a Secret>,
+    pub(super) revision_defaults: RevisionDefaults,
 }
 
 impl<'a> Lookups<'a> {
@@ -36,6 +38,7 @@ impl<'a> Lookups<'a> {
         Lookups {
             config_maps,
             secrets,
+            revision_defaults: crate::revision_defaults(objects),
         }
     }
 }

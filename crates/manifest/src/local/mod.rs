@@ -386,7 +386,7 @@ fn map(
         initial_replicas: shape.initial_replicas,
         labels: shape.labels,
         container_concurrency: shape.container_concurrency,
-        timeouts: RequestTimeouts::of(manifest),
+        timeouts: RequestTimeouts::of(manifest, &lookups.revision_defaults),
         process,
     })
 }
@@ -619,6 +619,93 @@ spec:
             found[0].contains("t.yaml:10:")
                 && found[0].contains("spec.template.spec.responseStartTimeoutSeconds")
                 && found[0].contains("expected 0 <= 601 <= 600"),
+            "{found:?}"
+        );
+    }
+
+    const CONFIG_DEFAULTS: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-defaults, namespace: knative-serving}
+data:
+  revision-timeout-seconds: '900'
+  max-revision-timeout-seconds: '3600'
+  revision-response-start-timeout-seconds: '120'
+  revision-idle-timeout-seconds: '60'
+  container-concurrency: '4'
+---
+";
+
+    #[test]
+    fn config_defaults_fill_what_a_revision_leaves_unset_and_bound_what_it_sets() {
+        // An LLM service past upstream's 600 s maximum, which this cluster raised to 3600.
+        let text = format!(
+            "{CONFIG_DEFAULTS}{}",
+            KNATIVE.replace("timeoutSeconds: 600", "timeoutSeconds: 1800")
+        );
+        let checked = check(&[Source::new("t.yaml", &text)], Mode::Local);
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let local: Vec<_> = workloads(&checked.objects)
+            .iter()
+            .map(|w| {
+                let t = w.timeouts;
+                let timeouts = [t.request, t.response_start, t.idle];
+                (w.name.clone(), timeouts, w.container_concurrency)
+            })
+            .collect();
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            local,
+            [
+                // Everything set by the revision itself; containerConcurrency from the cluster.
+                ("llm".to_string(), [secs(1800), secs(30), secs(20)], 4),
+                // KServe's `timeout` sets both; the idle timeout is the cluster's.
+                ("iris".to_string(), [secs(120), None, secs(60)], 4),
+                // Nothing set: the cluster's three.
+                ("plain".to_string(), [secs(900), secs(120), secs(60)], 4),
+            ]
+        );
+        // The KPA target follows the defaulted containerConcurrency (70 % of 4).
+        let config = checked.kpa_config();
+        let targets: Vec<_> = checked
+            .autoscalers()
+            .iter()
+            .map(|a| {
+                let settings = a.spec.kpa.as_ref().expect("a KPA");
+                ebb_core::kpa::KpaSpec::resolve(&config, settings).target_value
+            })
+            .collect();
+        assert_eq!(targets, [2.8, 2.8, 2.8]);
+
+        // Without the ConfigMap, 1800 s is over upstream's maximum.
+        let checked = check(
+            &[Source::new("t.yaml", &text[CONFIG_DEFAULTS.len()..])],
+            Mode::Local,
+        );
+        let found: Vec<String> = checked.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.contains("expected 0 <= 1800 <= 600")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_config_defaults_is_an_error_at_its_key() {
+        let text = format!(
+            "{}{KNATIVE}",
+            CONFIG_DEFAULTS.replace(
+                "container-concurrency: '4'",
+                "container-concurrency: '2000'"
+            )
+        );
+        let checked = check(&[Source::new("t.yaml", &text)], Mode::Local);
+        let found: Vec<String> = checked.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("t.yaml:9:")
+                && found[0].contains("data[container-concurrency]")
+                && found[0].contains("expected 0 <= 2000 <= 1000"),
             "{found:?}"
         );
     }
