@@ -250,11 +250,17 @@ fn invalid_spec(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
         },
         spec: obj.spec.0.clone(),
     });
-    ebb_manifest::validate_object(&manifest, ebb_manifest::Mode::Cluster, &ctx.kpa_config)
-        .into_iter()
-        .filter(|f| f.severity == ebb_manifest::Severity::Error)
-        .map(|f| f.message)
-        .collect()
+    // An Autoscaler: Knative's revision defaults do not apply to it.
+    ebb_manifest::validate_object(
+        &manifest,
+        ebb_manifest::Mode::Cluster,
+        &ctx.kpa_config,
+        &Default::default(),
+    )
+    .into_iter()
+    .filter(|f| f.severity == ebb_manifest::Severity::Error)
+    .map(|f| f.message)
+    .collect()
 }
 
 /// An invalid spec: nothing is read or scaled; the status and a warning say what to fix.

@@ -183,17 +183,16 @@ pub struct Finding {
 
 /// The rules of one object on its own — no references to other objects, no positions — for
 /// callers that hold an object parsed some other way, such as an `autoscaler:` embedded in an
-/// `ebb decide` scenario. `config` is the Knative defaults the annotations are checked against;
-/// revisions are checked against upstream's `config-defaults`.
-pub fn validate_object(manifest: &Manifest, mode: Mode, config: &KpaConfig) -> Vec<Finding> {
+/// `ebb decide` scenario. `config` and `defaults` are the cluster's `config-autoscaler` and
+/// `config-defaults` the object is checked against.
+pub fn validate_object(
+    manifest: &Manifest,
+    mode: Mode,
+    config: &KpaConfig,
+    defaults: &RevisionDefaults,
+) -> Vec<Finding> {
     let mut issues = Issues::default();
-    rules(
-        manifest,
-        mode,
-        config,
-        &RevisionDefaults::default(),
-        &mut issues,
-    );
+    rules(manifest, mode, config, defaults, &mut issues);
     issues.0.into_iter().map(Finding::from).collect()
 }
 
@@ -298,11 +297,11 @@ fn rules(
         Manifest::HpaV1(h) => kinds::hpa::validate_v1(h, issues),
         Manifest::InferenceService(i) => {
             i.validate(issues);
-            kinds::serverless::check_isvc(i, config, issues);
+            kinds::serverless::check_isvc(i, config, defaults, issues);
         }
         Manifest::KnativeService(k) => {
             k.validate(defaults, issues);
-            kinds::serverless::check_ksvc(k, config, issues);
+            kinds::serverless::check_ksvc(k, config, defaults, issues);
         }
         Manifest::ScaledObject(s) => {
             s.validate(issues);

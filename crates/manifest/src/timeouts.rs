@@ -10,6 +10,7 @@ use ebb_core::FieldError;
 
 use crate::Manifest;
 use crate::kinds::defaults::RevisionDefaults;
+use crate::kinds::serverless::is_serverless;
 
 /// Knative's request timeout when neither the revision nor `config-defaults` sets one.
 const DEFAULT_REQUEST: Duration = Duration::from_secs(300);
@@ -41,13 +42,20 @@ impl RequestTimeouts {
     /// cluster's `defaults` (as Knative's webhook fills them in); none for other kinds.
     pub fn of(manifest: &Manifest, defaults: &RevisionDefaults) -> RequestTimeouts {
         let (request, response_start, idle) = match manifest {
+            // Without Knative (KServe's RawDeployment mode) no cluster default reaches it.
+            Manifest::InferenceService(i) if !is_serverless(i) => {
+                return RequestTimeouts {
+                    request: seconds(i.spec.predictor.timeout),
+                    ..RequestTimeouts::default()
+                };
+            }
             Manifest::InferenceService(i) => match seconds(i.spec.predictor.timeout) {
                 // KServe sets the response-start timeout to `timeout` too: `None` says so.
                 Some(timeout) => {
                     return RequestTimeouts {
                         request: Some(timeout),
                         response_start: None,
-                        idle: defaults.idle(),
+                        idle: defaults.idle().filter(|idle| *idle < timeout),
                     };
                 }
                 None => (None, None, None),
@@ -56,21 +64,25 @@ impl RequestTimeouts {
                 let spec = &k.spec.template.spec;
                 (
                     seconds(spec.timeout_seconds),
-                    seconds(spec.response_start_timeout_seconds),
-                    seconds(spec.idle_timeout_seconds),
+                    spec.response_start_timeout_seconds,
+                    spec.idle_timeout_seconds,
                 )
             }
             _ => return RequestTimeouts::default(),
         };
         let request = request.or(defaults.timeout());
-        // Unset, the response start is the cluster's default, not `timeoutSeconds`; said only
-        // where that is the shorter, so where it changes anything.
+        // As Knative's webhook: a field left unset gets the cluster's default when that is
+        // shorter than the request timeout (the response start's default is not
+        // `timeoutSeconds`); one set to 0 has no limit of its own.
         let effective = request.unwrap_or(DEFAULT_REQUEST);
-        let default_start = defaults.response_start();
+        let or_default = |set: Option<i64>, default: Option<Duration>| match set {
+            Some(value) => seconds(Some(value)),
+            None => default.filter(|d| *d < effective),
+        };
         RequestTimeouts {
             request,
-            response_start: response_start.or((effective > default_start).then_some(default_start)),
-            idle: idle.or(defaults.idle()),
+            response_start: or_default(response_start, defaults.response_start()),
+            idle: or_default(idle, defaults.idle()),
         }
     }
 

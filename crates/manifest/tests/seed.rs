@@ -219,6 +219,7 @@ fn a_converted_autoscaler_is_plain_serde_for_embedding_callers() {
             &Manifest::Autoscaler(read.autoscaler.clone()),
             Mode::Cluster,
             &KpaConfig::default(),
+            &Default::default(),
         );
         assert!(findings.is_empty(), "{findings:#?}");
         match read.autoscaler.spec.class {

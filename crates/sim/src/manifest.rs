@@ -60,6 +60,9 @@ pub struct Defaults {
     pub hpa: HpaSettings,
     /// Knative's `config-autoscaler`.
     pub kpa: KpaConfig,
+    /// Knative's `config-defaults` (its containerConcurrency default is filled in when the
+    /// files are checked; its bounds apply again to a swept revision).
+    pub revision: RevisionDefaults,
 }
 
 /// Reads every policy in `text` (one or more YAML documents); `origin` names the file.
@@ -85,9 +88,8 @@ pub fn policies(checked: &Manifests, defaults: &Defaults) -> Result<Vec<PolicyDe
     }
     let mut policies = Vec::new();
     let mut problems = Vec::new();
-    let revision_defaults = checked.revision_defaults();
     for parsed in &checked.objects {
-        match policy_kind(&parsed.manifest, defaults, &revision_defaults) {
+        match policy_kind(&parsed.manifest, defaults) {
             Ok(Some(kind)) => policies.push(PolicyDef {
                 name: name(&parsed.manifest, &kind),
                 kind,
@@ -134,11 +136,7 @@ fn name(manifest: &Manifest, kind: &PolicyKind) -> String {
 type Problems = Vec<(String, String)>;
 
 /// The policy of one object: `None` for kinds that do not autoscale.
-fn policy_kind(
-    manifest: &Manifest,
-    defaults: &Defaults,
-    revision_defaults: &RevisionDefaults,
-) -> Result<Option<PolicyKind>, Problems> {
+fn policy_kind(manifest: &Manifest, defaults: &Defaults) -> Result<Option<PolicyKind>, Problems> {
     // The serverless kinds' settings with the simulator's config-autoscaler, which may be
     // stricter than the one the files were checked against.
     let knative = match manifest {
@@ -149,7 +147,7 @@ fn policy_kind(
     if let Some(Err(errors)) = knative {
         return Err(errors.into_iter().map(|f| (f.path, f.message)).collect());
     }
-    let Some(autoscaler) = to_autoscaler(manifest, &defaults.kpa, revision_defaults) else {
+    let Some(autoscaler) = to_autoscaler(manifest, &defaults.kpa, &defaults.revision) else {
         return Ok(None);
     };
     let spec = autoscaler.spec;
@@ -318,15 +316,18 @@ pub fn vary(
         PolicyKind::Kpa { manifest, .. } => {
             let mut manifest = (**manifest).clone();
             set_knative(&mut manifest, param, value).map_err(fail)?;
-            let findings = ebb_manifest::validate_object(&manifest, Mode::Cluster, &defaults.kpa);
+            let findings = ebb_manifest::validate_object(
+                &manifest,
+                Mode::Cluster,
+                &defaults.kpa,
+                &defaults.revision,
+            );
             let mut errors: Vec<String> = findings
                 .into_iter()
                 .filter(|f| f.severity == Severity::Error)
                 .map(|f| f.message)
                 .collect();
-            // The revision defaults were filled in when the files were checked; those left
-            // (request timeouts) do not reach the simulator.
-            let kind = match policy_kind(&manifest, defaults, &RevisionDefaults::default()) {
+            let kind = match policy_kind(&manifest, defaults) {
                 Ok(Some(kind @ PolicyKind::Kpa { .. })) => Some(kind),
                 Ok(_) => None,
                 Err(problems) => {

@@ -55,7 +55,8 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value = "least-of-two")]
     balancing: super::Balancing,
     /// Time a client has to send a request's headers, and longest an idle keep-alive
-    /// connection is kept; then the connection is closed.
+    /// connection is kept; then the connection is closed. For HTTP/2 clients also the
+    /// keep-alive ping's interval and how long its answer may take.
     #[arg(long, default_value = "30s", value_parser = super::positive_duration)]
     header_read_timeout: Duration,
     /// Longest a client may send nothing of a request body before it gets 408 and its replica

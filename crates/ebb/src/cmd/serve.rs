@@ -68,7 +68,8 @@ pub(crate) struct Args {
     #[arg(long, default_value = "60s", value_parser = super::positive_duration)]
     gateway_body_read_timeout: Duration,
     /// Time a client has to send a request's headers, and longest an idle keep-alive
-    /// connection is kept; then the connection is closed.
+    /// connection is kept; then the connection is closed. For HTTP/2 clients also the
+    /// keep-alive ping's interval and how long its answer may take.
     #[arg(long, default_value = "30s", value_parser = super::positive_duration)]
     gateway_header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted; a larger one gets 431.

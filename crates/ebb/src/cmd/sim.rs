@@ -239,6 +239,7 @@ fn manifest_policies(
 ) -> anyhow::Result<Vec<PolicyDef>> {
     let sources = read_sources(files)?;
     let checked = ebb_sim::manifest::check(&sources);
+    defaults.revision = checked.revision_defaults();
     if config_from_files {
         defaults.kpa = checked.kpa_config();
     }

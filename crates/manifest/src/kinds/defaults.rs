@@ -97,6 +97,19 @@ impl RevisionDefaults {
         let mut bad = |key: &str, value: i64, message: String| {
             errors.push(FieldError::invalid(path(key), value, message));
         };
+        for (key, value) in [
+            ("revision-timeout-seconds", d.timeout_seconds),
+            ("max-revision-timeout-seconds", d.max_timeout_seconds),
+            (
+                "revision-response-start-timeout-seconds",
+                d.response_start_timeout_seconds,
+            ),
+            ("revision-idle-timeout-seconds", d.idle_timeout_seconds),
+        ] {
+            if value < 0 {
+                bad(key, value, "must be 0 or more seconds".to_string());
+            }
+        }
         if d.timeout_seconds > d.max_timeout_seconds {
             bad(
                 "revision-timeout-seconds",
@@ -158,12 +171,14 @@ impl RevisionDefaults {
         (self.timeout_seconds != upstream).then(|| seconds(self.timeout_seconds))?
     }
 
-    /// The response-start timeout a revision that sets none gets.
-    pub(crate) fn response_start(&self) -> Duration {
-        seconds(self.response_start_timeout_seconds).unwrap_or(Duration::ZERO)
+    /// The response-start timeout a revision that sets none gets when its request timeout is
+    /// longer; `None`: none (0).
+    pub(crate) fn response_start(&self) -> Option<Duration> {
+        seconds(self.response_start_timeout_seconds)
     }
 
-    /// The idle timeout a revision that sets none gets; `None`: no limit.
+    /// The idle timeout a revision that sets none gets when its request timeout is longer;
+    /// `None`: no limit (0).
     pub(crate) fn idle(&self) -> Option<Duration> {
         seconds(self.idle_timeout_seconds)
     }
@@ -206,7 +221,10 @@ mod tests {
         let d = RevisionDefaults::from_map(&longer).unwrap();
         assert_eq!(
             (d.timeout(), d.response_start()),
-            (Some(Duration::from_secs(900)), Duration::from_secs(900))
+            (
+                Some(Duration::from_secs(900)),
+                Some(Duration::from_secs(900))
+            )
         );
         let mut shorter_start = longer.clone();
         shorter_start.insert(
@@ -214,7 +232,11 @@ mod tests {
             "60".into(),
         );
         let d = RevisionDefaults::from_map(&shorter_start).unwrap();
-        assert_eq!(d.response_start(), Duration::from_secs(60));
+        assert_eq!(d.response_start(), Some(Duration::from_secs(60)));
+        let mut none = longer;
+        none.insert("revision-response-start-timeout-seconds".into(), "0".into());
+        let d = RevisionDefaults::from_map(&none).unwrap();
+        assert_eq!(d.response_start(), None, "0: no response-start timeout");
     }
 
     #[test]
@@ -249,5 +271,12 @@ mod tests {
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].to_string().contains("must be a whole number"));
         assert!(errors[1].to_string().contains("must be true or false"));
+
+        let errors = RevisionDefaults::from_map(&map(&[("revision-idle-timeout-seconds", "-5")]))
+            .unwrap_err();
+        assert!(
+            errors[0].to_string().contains("must be 0 or more"),
+            "{errors:?}"
+        );
     }
 }

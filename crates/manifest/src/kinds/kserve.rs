@@ -311,33 +311,11 @@ impl InferenceService {
 }
 
 impl KnativeService {
-    /// Knative webhook rules for the revision template (annotations: see `serverless.rs`),
-    /// with the cluster's `config-defaults` bounds.
+    /// Knative webhook rules for the revision template (annotations and containerConcurrency:
+    /// see `serverless.rs`), with the cluster's `config-defaults` bounds.
     pub(crate) fn validate(&self, defaults: &RevisionDefaults, issues: &mut Issues) {
         issues.fields(validate_name(&self.metadata.name, NameRule::Label1035));
         let spec = &self.spec.template.spec;
-        let max_cc = defaults.container_concurrency_max_limit;
-        if let Some(cc) = spec.container_concurrency
-            && !(0..=max_cc).contains(&cc)
-        {
-            issues.field(FieldError::invalid(
-                "spec.template.spec.containerConcurrency",
-                cc,
-                format!("expected 0 <= {cc} <= {max_cc}"),
-            ));
-        }
-        if spec.container_concurrency.unwrap_or(0) == 0
-            && !defaults.allow_container_concurrency_zero
-        {
-            issues.field(FieldError::invalid(
-                "spec.template.spec.containerConcurrency",
-                0,
-                format!(
-                    "expected 1 <= 0 <= {max_cc}: config-defaults sets \
-                     allow-container-concurrency-zero: false"
-                ),
-            ));
-        }
         let max_timeout = defaults.max_timeout_seconds;
         for (field, value) in [
             ("timeoutSeconds", spec.timeout_seconds),
@@ -361,7 +339,7 @@ impl KnativeService {
         if let Some(t) = spec.timeout_seconds
             && t > start
             && t <= max_timeout
-            && spec.response_start_timeout_seconds.is_none_or(|s| s == 0)
+            && spec.response_start_timeout_seconds.is_none()
         {
             issues.warning(
                 "spec.template.spec.timeoutSeconds",

@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use ebb_core::FieldError;
 use ebb_core::kpa::KpaSettings;
 use ebb_core::kpa::config::{HPA_CLASS, KPA_CLASS, KpaConfig};
-use ebb_core::kpa::settings::{AnnotationPaths, GROUP, is_known_annotation};
+use ebb_core::kpa::settings::{
+    AnnotationPaths, GROUP, MAX_CONTAINER_CONCURRENCY, is_known_annotation,
+};
 
+use super::defaults::RevisionDefaults;
 use super::kserve::{InferenceService, KSERVE_DEFAULT_MIN_REPLICAS, KnativeService};
 use crate::Finding;
 use crate::diagnostic::{Issue, Issues};
@@ -147,6 +150,31 @@ pub(crate) fn ksvc_revision(ksvc: &KnativeService) -> Revision {
 }
 
 impl Revision {
+    /// The cluster's bounds on containerConcurrency, where `config-defaults` narrows
+    /// upstream's 0–1000 (which the settings check): a lower `container-concurrency-max-limit`,
+    /// `allow-container-concurrency-zero: "false"`.
+    fn check_container_concurrency(&self, defaults: &RevisionDefaults, issues: &mut Issues) {
+        let cc = self.container_concurrency.unwrap_or(0);
+        let max = defaults.container_concurrency_max_limit;
+        let path = self.container_concurrency_path;
+        if cc > max && max < MAX_CONTAINER_CONCURRENCY {
+            issues.field(FieldError::invalid(
+                path,
+                cc,
+                format!(
+                    "expected 0 <= {cc} <= {max} (config-defaults' container-concurrency-max-limit)"
+                ),
+            ));
+        }
+        if cc == 0 && !defaults.allow_container_concurrency_zero {
+            issues.field(FieldError::invalid(
+                path,
+                0,
+                format!("expected 1 <= 0 <= {max}: config-defaults sets allow-container-concurrency-zero: \"false\""),
+            ));
+        }
+    }
+
     /// The revision's settings with the Knative webhook's rules; errors name the field the user
     /// wrote (a predictor field when KServe wrote the annotation).
     pub(crate) fn settings(&self, config: &KpaConfig) -> Result<KpaSettings, Vec<FieldError>> {
@@ -269,6 +297,7 @@ fn unknown_annotations(revision: &Revision, issues: &mut Issues) {
 pub(crate) fn check_isvc(
     isvc: &InferenceService,
     config: &KpaConfig,
+    defaults: &RevisionDefaults,
     issues: &mut Issues,
 ) -> Option<KpaSettings> {
     if !is_serverless(isvc) {
@@ -284,6 +313,9 @@ pub(crate) fn check_isvc(
         .any(|i| i.severity == crate::Severity::Error && SCALING_FIELDS.contains(&i.path.as_str()));
     let revision = isvc_revision(isvc, issues);
     unknown_annotations(&revision, issues);
+    if !kserve_rejected {
+        revision.check_container_concurrency(defaults, issues);
+    }
     match revision.settings(config) {
         Ok(settings) => Some(settings),
         Err(errors) => {
@@ -302,6 +334,7 @@ pub(crate) fn check_isvc(
 pub(crate) fn check_ksvc(
     ksvc: &KnativeService,
     config: &KpaConfig,
+    defaults: &RevisionDefaults,
     issues: &mut Issues,
 ) -> Option<KpaSettings> {
     for key in ksvc.metadata.annotations.keys() {
@@ -314,6 +347,7 @@ pub(crate) fn check_ksvc(
     }
     let revision = ksvc_revision(ksvc);
     unknown_annotations(&revision, issues);
+    revision.check_container_concurrency(defaults, issues);
     match revision.settings(config) {
         Ok(settings) => Some(settings),
         Err(errors) => {
@@ -347,7 +381,7 @@ pub fn isvc_settings(
         return Err(vec![Finding::from(issue)]);
     }
     let mut issues = Issues::default();
-    let settings = check_isvc(isvc, config, &mut issues);
+    let settings = check_isvc(isvc, config, &RevisionDefaults::default(), &mut issues);
     split(settings, issues)
 }
 
@@ -358,7 +392,7 @@ pub fn ksvc_settings(
     config: &KpaConfig,
 ) -> Result<RevisionSettings, Vec<Finding>> {
     let mut issues = Issues::default();
-    let settings = check_ksvc(ksvc, config, &mut issues);
+    let settings = check_ksvc(ksvc, config, &RevisionDefaults::default(), &mut issues);
     split(settings, issues)
 }
 

@@ -607,6 +607,31 @@ spec:
     }
 
     #[test]
+    fn a_response_start_or_idle_timeout_set_to_0_has_no_limit_of_its_own() {
+        // Knative's webhook fills only fields left unset; 0 turns queue-proxy's timer off.
+        let text = format!(
+            "{CONFIG_DEFAULTS}{}",
+            KNATIVE
+                .replace(
+                    "responseStartTimeoutSeconds: 30",
+                    "responseStartTimeoutSeconds: 0"
+                )
+                .replace("idleTimeoutSeconds: 20", "idleTimeoutSeconds: 0")
+        );
+        let checked = check(&[Source::new("t.yaml", &text)], Mode::Local);
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let llm = workloads(&checked.objects).remove(0);
+        assert_eq!(
+            [
+                llm.timeouts.request,
+                llm.timeouts.response_start,
+                llm.timeouts.idle
+            ],
+            [Some(Duration::from_secs(600)), None, None]
+        );
+    }
+
+    #[test]
     fn a_response_start_timeout_beyond_the_maximum_is_placed_at_its_field() {
         let text = KNATIVE.replace(
             "responseStartTimeoutSeconds: 30",
@@ -686,6 +711,41 @@ data:
             found
                 .iter()
                 .any(|f| f.contains("expected 0 <= 1800 <= 600")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn config_defaults_narrow_container_concurrency_for_both_kinds() {
+        let config = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: config-defaults, namespace: knative-serving}
+data: {container-concurrency-max-limit: '10', allow-container-concurrency-zero: 'false'}
+---
+";
+        let text = format!(
+            "{config}{}",
+            KNATIVE
+                .replace(
+                    "timeoutSeconds: 600",
+                    "timeoutSeconds: 600\n      containerConcurrency: 50"
+                )
+                .replace("timeout: 0", "timeout: 0\n    containerConcurrency: 5")
+        );
+        let checked = check(&[Source::new("t.yaml", &text)], Mode::Local);
+        let found: Vec<String> = checked.diagnostics.iter().map(|d| d.to_string()).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("Service/llm")
+                && found[0].contains("spec.template.spec.containerConcurrency")
+                && found[0].contains("expected 0 <= 50 <= 10"),
+            "{found:?}"
+        );
+        // `iris` sets none, and the cluster's default is 0, which this cluster forbids.
+        assert!(
+            found[1].contains("InferenceService/iris")
+                && found[1].contains("spec.predictor.containerConcurrency")
+                && found[1].contains("allow-container-concurrency-zero"),
             "{found:?}"
         );
     }
