@@ -89,6 +89,19 @@ async fn the_controller_scales_a_deployment_and_stops_on_sigterm() {
         },
     );
     fake.always("GET", "/api/v1/namespaces/default/pods", |_| (200, pods(2)));
+    // Knative's cluster defaults, read by default from knative-serving/config-autoscaler.
+    fake.always(
+        "GET",
+        "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+        |_| {
+            (
+                200,
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "config-autoscaler", "namespace": "knative-serving"},
+                       "data": {"stable-window": "90s"}}),
+            )
+        },
+    );
     fake.always("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", |_| {
         let now = k8s_openapi::jiff::Timestamp::now().to_string();
         let items: Vec<Value> = (0..2)
@@ -154,6 +167,10 @@ async fn the_controller_scales_a_deployment_and_stops_on_sigterm() {
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(scaled, "the controller never scaled web to 4:\n{log}");
+    assert!(
+        log.contains("Autoscaler defaults from ConfigMap knative-serving/config-autoscaler"),
+        "{log}"
+    );
     assert!(
         stopped,
         "the controller did not stop within 30 s of SIGTERM:\n{log}"

@@ -13,6 +13,7 @@
 //! | HPAs on the same target | `GET /apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers` |
 //! | status | `PATCH /apis/ebb.dev/v1alpha1/namespaces/{ns}/autoscalers/{name}/status`, merge patch with `metadata.resourceVersion` |
 //! | events | `POST /apis/events.k8s.io/v1/namespaces/{ns}/events` |
+//! | Knative's cluster defaults | `GET /api/v1/namespaces/knative-serving/configmaps/config-autoscaler` |
 //!
 //! Every write first checks the [`Fence`]: a replica that lost the lease writes nothing.
 
@@ -21,7 +22,7 @@ use std::sync::Mutex;
 
 use ebb_core::hpa::spec::{CrossVersionObjectReference, LabelSelector, MetricIdentifier};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -264,6 +265,12 @@ impl Cluster {
                 }
             })
             .collect())
+    }
+
+    /// Reads a ConfigMap; `None` when there is none of that name.
+    pub async fn config_map(&self, ns: &str, name: &str) -> Result<Option<ConfigMap>> {
+        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        Ok(api.get_opt(name).await?)
     }
 
     /// Reads an Autoscaler.

@@ -17,6 +17,7 @@ use crate::clock;
 use crate::crd::Autoscaler;
 use crate::error::{Error, Result};
 use crate::gateway_stats::GatewayStats;
+use crate::knative_config;
 use crate::leader::{self, Fence, LeaseConfig};
 use crate::sync::{self, Context};
 
@@ -33,6 +34,8 @@ pub struct Config {
     pub hpa_settings: ebb_core::hpa::HpaSettings,
     /// Where class-kpa Autoscalers read their load.
     pub gateways: GatewayStats,
+    /// Knative's `config-autoscaler` to follow; `None`: upstream's defaults.
+    pub kpa_config_from: Option<knative_config::Source>,
 }
 
 /// Syncs that a status write (or any other watch event) would trigger early are postponed to
@@ -102,6 +105,20 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         schedule: Schedule::default(),
     });
 
+    // Knative's cluster defaults: read once before the first sync, then followed.
+    let mut follower = None;
+    if let Some(source) = config.kpa_config_from.clone() {
+        let mut last = None;
+        if let Some(line) = knative_config::refresh(&state.ctx, &source, &mut last).await {
+            knative_config::log(&line);
+        }
+        let follow_state = state.clone();
+        let token = shutdown.clone();
+        follower = Some(tokio::spawn(async move {
+            knative_config::follow(&follow_state.ctx, &source, last, token).await;
+        }));
+    }
+
     // Log leadership changes; losing the lease drops every engine's memory (the fence already
     // stops writes), so a later term starts from what the last leader wrote.
     let watcher_state = state.clone();
@@ -142,6 +159,9 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         .await;
     leadership.abort();
     sweeper.abort();
+    if let Some(follower) = follower {
+        follower.abort();
+    }
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub mod crd;
 pub mod error;
 pub mod gateway;
 pub mod gateway_stats;
+pub mod knative_config;
 pub mod kpa_sync;
 pub mod leader;
 pub mod metrics_api;

@@ -3,7 +3,7 @@
 //! and restored from the status when the controller (or a new leader) first sees an object.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use ebb_core::hpa::{Hpa, HpaSettings};
@@ -51,8 +51,9 @@ pub struct Context {
     pub fence: Fence,
     /// HPA controller flags.
     pub hpa_settings: HpaSettings,
-    /// Knative's cluster defaults for class kpa.
-    pub kpa_config: KpaConfig,
+    /// Knative's cluster defaults for class kpa (its `config-autoscaler`), followed while
+    /// the controller runs.
+    kpa_config: RwLock<KpaConfig>,
     /// Prometheus and gateways.
     pub http: HttpClient,
     /// Where class-kpa Autoscalers get their load from.
@@ -85,7 +86,7 @@ impl Context {
             cluster,
             fence,
             hpa_settings: HpaSettings::default(),
-            kpa_config: KpaConfig::default(),
+            kpa_config: RwLock::new(KpaConfig::default()),
             http: HttpClient::default(),
             gateways: GatewayStats::default(),
             identity: identity.into(),
@@ -93,6 +94,23 @@ impl Context {
             engines: Mutex::new(HashMap::new()),
             warnings: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Knative's cluster defaults the next class-kpa sync resolves its settings with.
+    pub fn kpa_config(&self) -> KpaConfig {
+        self.kpa_config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces Knative's cluster defaults; each class-kpa Autoscaler takes them at its next
+    /// sync, keeping its memory (windows, scale-down delay).
+    pub fn set_kpa_config(&self, config: KpaConfig) {
+        *self
+            .kpa_config
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = config;
     }
 
     /// Forgets every engine's memory: the next sync restores it from status. Called when the
@@ -218,7 +236,7 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
         }
         AutoscalerClass::Kpa => {
             let settings = spec.kpa.clone().unwrap_or_default();
-            let kpa_spec = KpaSpec::resolve(&ctx.kpa_config, &settings);
+            let kpa_spec = KpaSpec::resolve(&ctx.kpa_config(), &settings);
             let mut driver = match engine {
                 Some(Engine::Kpa(d)) => d,
                 _ => Box::new(KpaDriver::new(kpa_spec.clone(), obj.status.as_ref())),
@@ -254,7 +272,7 @@ fn invalid_spec(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
     ebb_manifest::validate_object(
         &manifest,
         ebb_manifest::Mode::Cluster,
-        &ctx.kpa_config,
+        &ctx.kpa_config(),
         &Default::default(),
     )
     .into_iter()

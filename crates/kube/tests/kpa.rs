@@ -11,6 +11,7 @@ use ebb_kube::api::Cluster;
 use ebb_kube::clock;
 use ebb_kube::crd::Autoscaler;
 use ebb_kube::gateway_stats::GatewayStats;
+use ebb_kube::knative_config;
 use ebb_kube::leader::Fence;
 use ebb_kube::sync::{Context, sync};
 use serde_json::{Value, json};
@@ -25,8 +26,13 @@ fn at(seconds: i64) -> Instant {
 
 /// What a class-kpa Autoscaler did over 8 one-second syncs while the gateway held a request
 /// from the second second on: the (second, count) of the first rescale, the requests the API
-/// server saw, and the object with its status. `hpa` puts a built-in HPA on the same target.
-async fn held_at_zero(hpa: bool) -> (Option<(i64, i32)>, Vec<support::Seen>, Value, i32) {
+/// server saw, and the object with its status. `hpa` puts a built-in HPA on the same target;
+/// `config_autoscaler` is the `data` of the cluster's `knative-serving/config-autoscaler`, read
+/// as the controller reads it before its first sync.
+async fn held_at_zero(
+    hpa: bool,
+    config_autoscaler: Option<Value>,
+) -> (Option<(i64, i32)>, Vec<support::Seen>, Value, i32) {
     let api = FakeApi::start().await;
     let hpas: Vec<Value> = if hpa {
         vec![
@@ -100,6 +106,23 @@ async fn held_at_zero(hpa: bool) -> (Option<(i64, i32)>, Vec<support::Seen>, Val
         gateways: vec![gateway.url()],
         discover: None,
     };
+    if let Some(data) = config_autoscaler {
+        api.always(
+            "GET",
+            "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+            move |_| {
+                (200, json!({"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "config-autoscaler", "namespace": "knative-serving"},
+                             "data": data.clone()}))
+            },
+        );
+        let line =
+            knative_config::refresh(&ctx, &knative_config::Source::default(), &mut None).await;
+        assert!(
+            line.is_some_and(|l| l.contains("from ConfigMap knative-serving/config-autoscaler")),
+            "the ConfigMap is read"
+        );
+    }
     let mut scaled = None;
     for second in 0..8 {
         if second == 2 {
@@ -128,7 +151,7 @@ async fn held_at_zero(hpa: bool) -> (Option<(i64, i32)>, Vec<support::Seen>, Val
 
 #[tokio::test]
 async fn a_request_held_at_zero_scales_the_target_up() {
-    let (scaled, seen, object, replicas) = held_at_zero(false).await;
+    let (scaled, seen, object, replicas) = held_at_zero(false, None).await;
     let (second, n) = scaled.expect("the held request never scaled the target up");
     assert!(
         second >= 2,
@@ -157,8 +180,18 @@ async fn a_request_held_at_zero_scales_the_target_up() {
 }
 
 #[tokio::test]
+async fn the_clusters_config_autoscaler_reaches_the_kpa() {
+    // Scale to zero turned off cluster-wide: the target comes up at once, before any request.
+    let config = json!({"enable-scale-to-zero": "false"});
+    let (scaled, seen, _, replicas) = held_at_zero(false, Some(config)).await;
+    assert_eq!(scaled, Some((0, 1)));
+    assert_eq!(replicas, 1);
+    support::assert_rbac_allows("ebb-controller", &seen);
+}
+
+#[tokio::test]
 async fn a_built_in_hpa_on_the_target_is_never_fought() {
-    let (scaled, seen, _, replicas) = held_at_zero(true).await;
+    let (scaled, seen, _, replicas) = held_at_zero(true, None).await;
     assert_eq!(scaled, None);
     assert_eq!(replicas, 0);
     assert!(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ebb_core::hpa::HpaSettings;
 use ebb_kube::controller::Config;
 use ebb_kube::gateway_stats::GatewayStats;
+use ebb_kube::knative_config;
 use ebb_kube::leader::LeaseConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +73,10 @@ pub(crate) struct Args {
     /// KPA: find the gateways through this Service's endpoints: NAMESPACE/NAME[:PORT-NAME].
     #[arg(long, default_value = "ebb-system/ebb-gateway:stats")]
     gateways_from: String,
+    /// KPA: follow Knative's cluster defaults in this ConfigMap, NAMESPACE/NAME ("" for
+    /// upstream's defaults only).
+    #[arg(long, default_value = "knative-serving/config-autoscaler")]
+    kpa_config_from: String,
 }
 
 #[derive(clap::Subcommand)]
@@ -85,6 +90,25 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 /// `NAMESPACE/NAME[:PORT-NAME]`.
+fn config_map_ref(s: &str) -> Result<Option<knative_config::Source>, UserError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    match s.split_once('/') {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+        {
+            Ok(Some(knative_config::Source {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }))
+        }
+        _ => Err(UserError(format!(
+            "--kpa-config-from {s:?}: expected NAMESPACE/NAME, like knative-serving/config-autoscaler, or \"\""
+        ))),
+    }
+}
+
 fn service_ref(s: &str) -> Result<(String, String, String), UserError> {
     let bad = || {
         UserError(format!(
@@ -143,6 +167,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Some(service_ref(&args.gateways_from)?)
             },
         },
+        kpa_config_from: config_map_ref(&args.kpa_config_from)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
