@@ -39,12 +39,18 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
+fn wait_histogram() -> Histogram {
+    // 1 ms .. ~9 min: a request held at zero waits out a model's load, minutes on a GPU.
+    Histogram::new(exponential_buckets(0.001, 2.0, 20))
+}
+
 /// Every family the gateway exports.
 #[derive(Debug, Clone)]
 pub(crate) struct GatewayMetrics {
     requests: Family<CodeLabels, Counter>,
     rejected: Family<ReasonLabels, Counter>,
     duration: Family<ServiceLabels, Histogram, fn() -> Histogram>,
+    wait: Family<ServiceLabels, Histogram, fn() -> Histogram>,
     in_flight: Family<ServiceLabels, Gauge>,
     held: Family<ServiceLabels, Gauge>,
     average_concurrency: Family<ServiceLabels, Gauge<f64, AtomicU64>>,
@@ -64,6 +70,7 @@ impl GatewayMetrics {
             requests: Family::default(),
             rejected: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
+            wait: Family::new_with_constructor(wait_histogram),
             in_flight: Family::default(),
             held: Family::default(),
             average_concurrency: Family::default(),
@@ -90,6 +97,11 @@ impl GatewayMetrics {
             "request_duration_seconds",
             "Time from admission to the end of the response body",
             m.duration.clone(),
+        );
+        r.register(
+            "wait_seconds",
+            "Time a request that found no replica free waited for one (held at zero, or queued at containerConcurrency) until it got one",
+            m.wait.clone(),
         );
         r.register(
             "in_flight",
@@ -153,6 +165,7 @@ impl GatewayMetrics {
             requests: self.requests.clone(),
             rejected: self.rejected.clone(),
             duration: self.duration.get_or_create_owned(&labels),
+            wait: self.wait.get_or_create_owned(&labels),
             in_flight: self.in_flight.get_or_create_owned(&labels),
             held: self.held.get_or_create_owned(&labels),
             average_concurrency: self.average_concurrency.get_or_create_owned(&labels),
@@ -194,6 +207,7 @@ pub(crate) struct ServiceMetrics {
     /// The common case, resolved once.
     ok: Counter,
     pub(crate) duration: Histogram,
+    pub(crate) wait: Histogram,
     pub(crate) in_flight: Gauge,
     pub(crate) held: Gauge,
     pub(crate) average_concurrency: Gauge<f64, AtomicU64>,

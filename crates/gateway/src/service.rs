@@ -142,6 +142,10 @@ impl Ticket {
     /// Take the slot a waiter was handed.
     pub(crate) fn claim(&mut self, mut slot: Slot) -> Arc<Upstream> {
         slot.armed = false;
+        self.service
+            .metrics
+            .wait
+            .observe(self.started.elapsed().as_secs_f64());
         let mut state = self.service.lock();
         if self.waiting {
             self.waiting = false;

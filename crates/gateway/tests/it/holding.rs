@@ -45,6 +45,15 @@ async fn held_requests_wake_the_autoscaler_and_go_out_when_a_replica_is_ready() 
         assert_eq!((reply.status.as_u16(), reply.body.as_str()), (200, "m"));
     }
     assert_eq!(gw.held(), 0);
+    // Both waited, each at least the 50 ms the replica was not ready.
+    assert_eq!(
+        gw.sample("ebb_gateway_wait_seconds_count{service=\"svc\"}"),
+        Some(2.0)
+    );
+    let waited = gw
+        .sample("ebb_gateway_wait_seconds_sum{service=\"svc\"}")
+        .unwrap();
+    assert!(waited >= 0.1, "{waited}");
 }
 
 #[tokio::test]

@@ -49,6 +49,11 @@ async fn overflow_is_503_with_retry_after_and_queued_requests_go_in_order() {
     }
     let order: Vec<String> = model.seen().into_iter().map(|s| s.tag).collect();
     assert_eq!(order, ["1", "2", "3"]);
+    // The two that queued waited; the first found its slot free.
+    assert_eq!(
+        gw.sample("ebb_gateway_wait_seconds_count{service=\"svc\"}"),
+        Some(2.0)
+    );
     assert!(
         gw.metrics()
             .contains("ebb_gateway_rejected_total{service=\"svc\",reason=\"queue-full\"} 1")
