@@ -13,13 +13,18 @@ fn knative(container_concurrency: u32) -> GatewayConfig {
     config
 }
 
+/// Two replicas that hold every request until released.
+async fn two_held_models() -> (RunningModel, RunningModel) {
+    (
+        FakeModel::new("a").held().run().await,
+        FakeModel::new("b").held().run().await,
+    )
+}
+
 #[tokio::test]
 async fn with_knatives_balancing_at_low_concurrency_the_first_replica_fills_first() {
     let gw = TestGateway::start(knative(2)).await;
-    let (a, b) = (
-        FakeModel::new("a").held().run().await,
-        FakeModel::new("b").held().run().await,
-    );
+    let (a, b) = two_held_models().await;
     gw.ready_replica("svc", a.addr);
     gw.ready_replica("svc", b.addr);
 
@@ -45,10 +50,7 @@ async fn with_knatives_balancing_at_low_concurrency_the_first_replica_fills_firs
 #[tokio::test]
 async fn with_knatives_balancing_at_high_concurrency_replicas_take_turns_whatever_their_load() {
     let gw = TestGateway::start(knative(4)).await;
-    let (a, b) = (
-        FakeModel::new("a").held().run().await,
-        FakeModel::new("b").held().run().await,
-    );
+    let (a, b) = two_held_models().await;
     gw.ready_replica("svc", a.addr);
 
     let mut clients = Vec::new();
