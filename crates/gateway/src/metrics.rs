@@ -100,7 +100,7 @@ impl GatewayMetrics {
         );
         r.register(
             "wait_seconds",
-            "Time a request that found no replica free waited for one (held at zero, or queued at containerConcurrency) until it got one",
+            "Time a request that found no replica free waited for one (held at zero, or queued at containerConcurrency), until it got one, timed out or left",
             m.wait.clone(),
         );
         r.register(

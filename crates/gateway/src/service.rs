@@ -185,8 +185,13 @@ impl Drop for Ticket {
             .in_flight
             .set(i64::from(state.window.concurrency()));
         if self.waiting {
+            // It waited and never got a replica: timed out, refused or left.
             state.waiting = state.waiting.saturating_sub(1);
             self.service.metrics.held.set(i64::from(state.waiting));
+            self.service
+                .metrics
+                .wait
+                .observe(self.started.elapsed().as_secs_f64());
         }
         if let Some(id) = self.replica
             && let Some(index) = state.position(id)

@@ -64,6 +64,15 @@ async fn a_hold_that_outlasts_the_queue_timeout_is_504() {
     assert_eq!(reply.header(REASON_HEADER), "no-ready-replica");
     assert!(reply.body.contains("no ready replica"), "{}", reply.body);
     assert_eq!((gw.held(), gw.in_flight()), (0, 0));
+    // Its wait counts too: the longest cold starts are the ones that time out.
+    eventually("the wait observed", || {
+        gw.sample("ebb_gateway_wait_seconds_count{service=\"svc\"}") == Some(1.0)
+    })
+    .await;
+    let waited = gw
+        .sample("ebb_gateway_wait_seconds_sum{service=\"svc\"}")
+        .unwrap();
+    assert!(waited >= 0.2, "{waited}");
 }
 
 #[tokio::test]
