@@ -5,7 +5,7 @@
 //! Read again every few seconds rather than watched: one GET of one named object, which needs
 //! permission to get that name only (no list or watch of ConfigMaps). A change reaches each
 //! Autoscaler at its next sync, with its memory kept. A ConfigMap that fails Knative's checks
-//! leaves the last good defaults in force, as upstream keeps its last good config.
+//! leaves the defaults in force (the last good ones), as upstream keeps its last good config.
 
 use std::time::Duration;
 
@@ -67,7 +67,8 @@ pub async fn read(cluster: &Cluster, source: &Source) -> Result<Found> {
 }
 
 /// Reads the ConfigMap and puts what it says in force in `ctx`. Returns a line for the log
-/// when something changed since the previous call, whose outcome `last` keeps.
+/// when the outcome differs from the previous call's, which `last` keeps (a new valid
+/// ConfigMap, a new set of problems; an API error once until it clears).
 pub async fn refresh(ctx: &Context, source: &Source, last: &mut Option<String>) -> Option<String> {
     let place = format!("{}/{}", source.namespace, source.name);
     let (outcome, line) = match read(&ctx.cluster, source).await {
@@ -77,12 +78,12 @@ pub async fn refresh(ctx: &Context, source: &Source, last: &mut Option<String>) 
             ("absent".to_string(), line)
         }
         Ok(Found::Valid(config)) => {
-            let changed = ctx.kpa_config() != config;
+            let outcome = format!("valid {config:?}");
             ctx.set_kpa_config(config);
-            let line = format!("Autoscaler defaults from ConfigMap {place}.");
-            // A new outcome key for a change, so that it is logged.
-            let outcome = if changed { "changed" } else { "valid" };
-            (outcome.to_string(), line)
+            (
+                outcome,
+                format!("Autoscaler defaults from ConfigMap {place}."),
+            )
         }
         Ok(Found::Invalid(problems)) => {
             let line = format!("ConfigMap {place} is not valid, {KEPT}: {problems}");
@@ -90,17 +91,14 @@ pub async fn refresh(ctx: &Context, source: &Source, last: &mut Option<String>) 
         }
         Err(error) => {
             let line = format!("Cannot read ConfigMap {place}, {KEPT}: {error}");
-            (line.clone(), line)
+            ("error".to_string(), line)
         }
     };
-    let settled = if outcome == "changed" {
-        "valid"
-    } else {
-        outcome.as_str()
-    };
-    let new = last.as_deref() != Some(settled) || outcome == "changed";
-    *last = Some(settled.to_string());
-    new.then_some(line)
+    if last.as_deref() == Some(outcome.as_str()) {
+        return None;
+    }
+    *last = Some(outcome);
+    Some(line)
 }
 
 /// Follows the ConfigMap until `shutdown`, reading it every [`READ_EVERY`]; `last` is the
@@ -131,4 +129,4 @@ pub fn log(line: &str) {
     }
 }
 
-const KEPT: &str = "the last good defaults stay";
+const KEPT: &str = "the defaults in force stay";

@@ -205,7 +205,9 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
     }
     let key = key(obj);
     let spec = &obj.spec.0;
-    let errors = invalid_spec(ctx, obj);
+    // One read of the cluster defaults for the whole sync, which the follower may replace.
+    let kpa_config = ctx.kpa_config();
+    let errors = invalid_spec(obj, &kpa_config);
     if !errors.is_empty() {
         return refuse_invalid(ctx, obj, &errors, now).await;
     }
@@ -236,7 +238,7 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
         }
         AutoscalerClass::Kpa => {
             let settings = spec.kpa.clone().unwrap_or_default();
-            let kpa_spec = KpaSpec::resolve(&ctx.kpa_config(), &settings);
+            let kpa_spec = KpaSpec::resolve(&kpa_config, &settings);
             let mut driver = match engine {
                 Some(Engine::Kpa(d)) => d,
                 _ => Box::new(KpaDriver::new(kpa_spec.clone(), obj.status.as_ref())),
@@ -256,7 +258,7 @@ pub async fn sync(ctx: &Context, obj: &Autoscaler, now: Instant) -> Result<SyncR
 
 /// The errors `ebb validate` would report for the object (the API server checks only the
 /// schema; the rules of the HPA and Knative webhooks are ebb's to apply).
-fn invalid_spec(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
+fn invalid_spec(obj: &Autoscaler, kpa_config: &KpaConfig) -> Vec<String> {
     let manifest = ebb_manifest::Manifest::Autoscaler(ebb_manifest::kinds::meta::Object {
         api_version: ebb_manifest::kinds::autoscaler::API_VERSION.to_string(),
         kind: "Autoscaler".to_string(),
@@ -272,7 +274,7 @@ fn invalid_spec(ctx: &Context, obj: &Autoscaler) -> Vec<String> {
     ebb_manifest::validate_object(
         &manifest,
         ebb_manifest::Mode::Cluster,
-        &ctx.kpa_config(),
+        kpa_config,
         &Default::default(),
     )
     .into_iter()

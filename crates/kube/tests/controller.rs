@@ -659,6 +659,19 @@ fn the_rbac_check_refuses_what_deploy_does_not_grant() {
     let refused =
         std::panic::catch_unwind(|| support::assert_rbac_allows("ebb-gateway", &[write_scale]));
     assert!(refused.is_err());
+    // The controller may read the ConfigMap config-autoscaler, and no other.
+    let get = |uri: &str| support::Seen {
+        method: "GET".into(),
+        uri: uri.into(),
+        content_type: None,
+        body: Value::Null,
+    };
+    let config = "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler";
+    support::assert_rbac_allows("ebb-controller", &[get(config)]);
+    let other = "/api/v1/namespaces/knative-serving/configmaps/config-features";
+    let refused =
+        std::panic::catch_unwind(|| support::assert_rbac_allows("ebb-controller", &[get(other)]));
+    assert!(refused.is_err());
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ fn duration(s: &str) -> Result<Duration, String> {
     ebb_core::units::parse_duration(s).map_err(|e| e.to_string())
 }
 
-/// `NAMESPACE/NAME[:PORT-NAME]`.
+/// `NAMESPACE/NAME`, or "" for none.
 fn config_map_ref(s: &str) -> Result<Option<knative_config::Source>, UserError> {
     if s.is_empty() {
         return Ok(None);
@@ -109,6 +109,7 @@ fn config_map_ref(s: &str) -> Result<Option<knative_config::Source>, UserError> 
     }
 }
 
+/// `NAMESPACE/NAME[:PORT-NAME]`.
 fn service_ref(s: &str) -> Result<(String, String, String), UserError> {
     let bad = || {
         UserError(format!(

@@ -435,9 +435,32 @@ pub fn status_error(code: u16, reason: &str, message: &str) -> Value {
            "message": message, "reason": reason, "code": code})
 }
 
+/// One rule of a Role or ClusterRole.
+pub struct Rule {
+    pub groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+    /// `resourceNames`: empty for any name.
+    pub names: Vec<String>,
+}
+
+impl Rule {
+    /// Whether the rule allows `method uri`, as the API server authorizes it (a rule with
+    /// `resourceNames` allows only requests for one of those names).
+    fn allows(&self, method: &str, uri: &str) -> bool {
+        let (group, resource, verb) = attributes(method, uri);
+        let any = |list: &[String], value: &str| list.iter().any(|v| v == value || v == "*");
+        any(&self.groups, &group)
+            && any(&self.resources, &resource)
+            && any(&self.verbs, &verb)
+            && (self.names.is_empty()
+                || resource_name(uri).is_some_and(|n| self.names.contains(&n)))
+    }
+}
+
 /// The rules of `deploy/rbac.yaml` granted to `service_account` (ClusterRoles and Roles bound to
-/// it), as (apiGroups, resources, verbs).
-pub fn rbac_rules(service_account: &str) -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+/// it).
+pub fn rbac_rules(service_account: &str) -> Vec<Rule> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/rbac.yaml");
     let text = std::fs::read_to_string(&path).expect("deploy/rbac.yaml");
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
@@ -479,14 +502,31 @@ pub fn rbac_rules(service_account: &str) -> Vec<(Vec<String>, Vec<String>, Vec<S
                 .any(|(k, n)| d["kind"] == k.as_str() && d["metadata"]["name"] == n.as_str())
         })
         .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
-        .map(|r| {
-            (
-                strings(&r["apiGroups"]),
-                strings(&r["resources"]),
-                strings(&r["verbs"]),
-            )
+        .map(|r| Rule {
+            groups: strings(&r["apiGroups"]),
+            resources: strings(&r["resources"]),
+            verbs: strings(&r["verbs"]),
+            names: strings(&r["resourceNames"]),
         })
         .collect()
+}
+
+/// The object name a request is for, if it names one.
+pub fn resource_name(uri: &str) -> Option<String> {
+    let (path, _) = split(uri);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let rest = match parts.as_slice() {
+        ["api", _v, rest @ ..] | ["apis", _, _v, rest @ ..] => rest,
+        _ => return None,
+    };
+    let rest = match rest {
+        ["namespaces", _ns, more @ ..] if !more.is_empty() => more,
+        other => other,
+    };
+    match rest {
+        [_resource, name, ..] if *name != "*" => Some((*name).to_string()),
+        _ => None,
+    }
 }
 
 /// (apiGroup, resource[/subresource], verb) of a request, as the API server authorizes it.
@@ -531,14 +571,7 @@ pub fn assert_rbac_allows(service_account: &str, seen: &[Seen]) {
     assert!(!rules.is_empty(), "no rules bound to {service_account}");
     let denied: Vec<String> = seen
         .iter()
-        .filter(|s| {
-            let (group, resource, verb) = attributes(&s.method, &s.uri);
-            !rules.iter().any(|(groups, resources, verbs)| {
-                groups.iter().any(|g| *g == group || g == "*")
-                    && resources.iter().any(|r| *r == resource || r == "*")
-                    && verbs.iter().any(|v| *v == verb || v == "*")
-            })
-        })
+        .filter(|s| !rules.iter().any(|rule| rule.allows(&s.method, &s.uri)))
         .map(|s| {
             format!(
                 "{} {} ({:?})",
