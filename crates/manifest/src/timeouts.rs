@@ -148,7 +148,7 @@ pub(crate) fn check_annotations(annotations: &BTreeMap<String, String>) -> Vec<F
 }
 
 /// A timeout in seconds as Knative defaults it: absent or 0 means the default.
-fn seconds(seconds: Option<i64>) -> Option<Duration> {
+pub(crate) fn seconds(seconds: Option<i64>) -> Option<Duration> {
     seconds
         .and_then(|s| u64::try_from(s).ok())
         .filter(|s| *s > 0)

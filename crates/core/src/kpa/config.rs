@@ -108,14 +108,29 @@ impl Default for KpaConfig {
     }
 }
 
-/// Collects parse errors while reading the map, so every bad key is reported.
-struct Reader<'a> {
+/// Reads the values of a Knative ConfigMap's `data` with the Go parsers Knative uses, and
+/// collects a parse error for every bad key (at `prefix[key]`) instead of stopping at the first.
+pub struct Reader<'a> {
     data: &'a BTreeMap<String, String>,
     prefix: &'a str,
     errors: Vec<FieldError>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// A reader of `data`, reporting paths as `prefix[key]`.
+    pub fn new(data: &'a BTreeMap<String, String>, prefix: &'a str) -> Self {
+        Reader {
+            data,
+            prefix,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The parse errors found so far.
+    pub fn finish(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     fn path(&self, key: &str) -> String {
         format!("{}[{key}]", self.prefix)
     }
@@ -128,6 +143,23 @@ impl Reader<'_> {
                     self.path(key),
                     format!("{raw:?}"),
                     "must be a number, like \"100\" or \"0.7\"",
+                )),
+            }
+        }
+    }
+
+    /// `key` as Go's `strconv.ParseInt(s, 10, 64)` reads it, into `into` when present.
+    pub fn int64(&mut self, key: &str, into: &mut i64) {
+        if let Some(raw) = self.data.get(key) {
+            match parse::int64(raw) {
+                Ok(v) => *into = v,
+                Err(e) => self.errors.push(FieldError::invalid(
+                    self.path(key),
+                    format!("{raw:?}"),
+                    match e {
+                        NumError::Range => "must fit in 64 bits",
+                        NumError::Syntax => "must be a whole number, like \"1\"",
+                    },
                 )),
             }
         }
@@ -149,7 +181,8 @@ impl Reader<'_> {
         }
     }
 
-    fn boolean(&mut self, key: &str, into: &mut bool) {
+    /// `key` as Go's `strconv.ParseBool` reads it, into `into` when present.
+    pub fn boolean(&mut self, key: &str, into: &mut bool) {
         if let Some(raw) = self.data.get(key) {
             match parse::boolean(raw) {
                 Some(v) => *into = v,
@@ -188,11 +221,7 @@ impl KpaConfig {
         prefix: &str,
     ) -> Result<KpaConfig, Vec<FieldError>> {
         let mut c = KpaConfig::default();
-        let mut r = Reader {
-            data,
-            prefix,
-            errors: Vec::new(),
-        };
+        let mut r = Reader::new(data, prefix);
         if let Some(v) = data.get("pod-autoscaler-class") {
             c.pod_autoscaler_class = v.clone();
         }
@@ -228,7 +257,7 @@ impl KpaConfig {
         let grace = r.duration("scale-to-zero-grace-period");
         let retention = r.duration("scale-to-zero-pod-retention-period");
         let progress_deadline = r.duration("progress-deadline");
-        let mut errors = r.errors;
+        let mut errors = r.finish();
         if !errors.is_empty() {
             // Upstream stops at the first malformed value; range checks on defaults would only
             // add noise.

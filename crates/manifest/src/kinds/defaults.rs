@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ebb_core::FieldError;
+use ebb_core::kpa::config::Reader;
+
+use crate::timeouts::seconds;
 
 /// The namespace and name Knative reads its revision defaults from.
 pub(crate) const CONFIG_DEFAULTS: (&str, &str) = ("knative-serving", "config-defaults");
@@ -52,48 +55,30 @@ impl RevisionDefaults {
     /// `data[key]`.
     pub fn from_map(data: &BTreeMap<String, String>) -> Result<RevisionDefaults, Vec<FieldError>> {
         let mut d = RevisionDefaults::default();
-        let mut errors = Vec::new();
-        let path = |key: &str| format!("data[{key}]");
-        let mut int = |key: &str, target: &mut i64| {
-            if let Some(text) = data.get(key) {
-                match text.trim().parse() {
-                    Ok(value) => *target = value,
-                    Err(_) => errors.push(FieldError::invalid(
-                        path(key),
-                        format!("{text:?}"),
-                        "must be a whole number",
-                    )),
-                }
-            }
-        };
-        int("revision-timeout-seconds", &mut d.timeout_seconds);
-        int("max-revision-timeout-seconds", &mut d.max_timeout_seconds);
+        let mut r = Reader::new(data, "data");
+        r.int64("revision-timeout-seconds", &mut d.timeout_seconds);
+        r.int64("max-revision-timeout-seconds", &mut d.max_timeout_seconds);
         // As upstream: unset, the response-start default follows the request timeout.
         d.response_start_timeout_seconds = d.timeout_seconds;
-        int(
+        r.int64(
             "revision-response-start-timeout-seconds",
             &mut d.response_start_timeout_seconds,
         );
-        int("revision-idle-timeout-seconds", &mut d.idle_timeout_seconds);
-        int("container-concurrency", &mut d.container_concurrency);
-        int(
+        r.int64("revision-idle-timeout-seconds", &mut d.idle_timeout_seconds);
+        r.int64("container-concurrency", &mut d.container_concurrency);
+        r.int64(
             "container-concurrency-max-limit",
             &mut d.container_concurrency_max_limit,
         );
-        if let Some(text) = data.get("allow-container-concurrency-zero") {
-            match text.trim().to_ascii_lowercase().as_str() {
-                "true" => d.allow_container_concurrency_zero = true,
-                "false" => d.allow_container_concurrency_zero = false,
-                _ => errors.push(FieldError::invalid(
-                    path("allow-container-concurrency-zero"),
-                    format!("{text:?}"),
-                    "must be true or false",
-                )),
-            }
-        }
+        r.boolean(
+            "allow-container-concurrency-zero",
+            &mut d.allow_container_concurrency_zero,
+        );
+        let mut errors = r.finish();
         if !errors.is_empty() {
             return Err(errors);
         }
+        let path = |key: &str| format!("data[{key}]");
         let mut bad = |key: &str, value: i64, message: String| {
             errors.push(FieldError::invalid(path(key), value, message));
         };
@@ -168,28 +153,20 @@ impl RevisionDefaults {
     /// The request timeout a revision that sets none gets, when it is not upstream's.
     pub(crate) fn timeout(&self) -> Option<Duration> {
         let upstream = RevisionDefaults::default().timeout_seconds;
-        (self.timeout_seconds != upstream).then(|| seconds(self.timeout_seconds))?
+        (self.timeout_seconds != upstream).then(|| seconds(Some(self.timeout_seconds)))?
     }
 
     /// The response-start timeout a revision that sets none gets when its request timeout is
     /// longer; `None`: none (0).
     pub(crate) fn response_start(&self) -> Option<Duration> {
-        seconds(self.response_start_timeout_seconds)
+        seconds(Some(self.response_start_timeout_seconds))
     }
 
     /// The idle timeout a revision that sets none gets when its request timeout is longer;
     /// `None`: no limit (0).
     pub(crate) fn idle(&self) -> Option<Duration> {
-        seconds(self.idle_timeout_seconds)
+        seconds(Some(self.idle_timeout_seconds))
     }
-}
-
-/// Whole positive seconds; `None` for 0 or less.
-fn seconds(value: i64) -> Option<Duration> {
-    u64::try_from(value)
-        .ok()
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -270,7 +247,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].to_string().contains("must be a whole number"));
-        assert!(errors[1].to_string().contains("must be true or false"));
+        assert!(
+            errors[1]
+                .to_string()
+                .contains(r#"must be "true" or "false""#)
+        );
 
         let errors = RevisionDefaults::from_map(&map(&[("revision-idle-timeout-seconds", "-5")]))
             .unwrap_err();
