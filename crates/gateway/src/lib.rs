@@ -243,13 +243,13 @@ impl Gateway {
                     max_request_body_bytes: service.max_request_body_bytes,
                     body_read_timeout: config.limits.body_read_timeout,
                     answers: config.answers,
-                    balancing: config.balancing,
                 };
                 let service_metrics = metrics.service(name);
                 Arc::new(Service::new(
                     index,
                     name.clone(),
                     limits,
+                    config.balancing,
                     service_metrics,
                     wake.clone(),
                 ))

@@ -58,8 +58,6 @@ pub(crate) struct ServiceLimits {
     pub(crate) body_read_timeout: Duration,
     /// The gateway's `answers`, here for the request path.
     pub(crate) answers: Answers,
-    /// The gateway's `balancing`, which with `container_concurrency` sets the service's rule.
-    pub(crate) balancing: Balancing,
 }
 
 /// Shared by every request for the service and by the control handle.
@@ -228,10 +226,13 @@ impl std::future::Future for Drained {
 }
 
 impl Service {
+    /// A service whose replicas are chosen by `balancing`'s rule for its
+    /// `containerConcurrency`.
     pub(crate) fn new(
         index: usize,
         name: Arc<str>,
         limits: ServiceLimits,
+        balancing: Balancing,
         metrics: ServiceMetrics,
         wake: WakeSender,
     ) -> Self {
@@ -239,7 +240,7 @@ impl Service {
         let now = Instant::EPOCH;
         let seed =
             (index as u64 + 1).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ std::process::id() as u64;
-        let rule = Rule::new(limits.balancing, limits.container_concurrency);
+        let rule = Rule::new(balancing, limits.container_concurrency);
         Service {
             index,
             name,

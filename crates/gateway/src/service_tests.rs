@@ -35,12 +35,12 @@ impl Fixture {
             max_request_body_bytes: 1024,
             body_read_timeout: Duration::from_secs(1),
             answers: crate::Answers::Ebb,
-            balancing,
         };
         let service = Arc::new(Service::new(
             0,
             Arc::from("svc"),
             limits,
+            balancing,
             metrics.service("svc"),
             wake,
         ));
